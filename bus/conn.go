@@ -176,7 +176,10 @@ func (c *Conn) Serve(ctx context.Context, cfg ServeConfig, h Handler) error {
 	}
 	// Let requests queue in the client rather than be dropped as a slow consumer.
 	_ = sub.SetPendingLimits(-1, -1)
-	if err := c.nc.FlushWithContext(ctx); err != nil && ctx.Err() == nil {
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = c.nc.FlushWithContext(fctx)
+	cancel()
+	if err != nil && ctx.Err() == nil {
 		_ = sub.Unsubscribe()
 		return fmt.Errorf("bus: subscribe %s: %w", cfg.Subject, err)
 	}
@@ -185,13 +188,20 @@ func (c *Conn) Serve(ctx context.Context, cfg ServeConfig, h Handler) error {
 	}
 	<-ctx.Done()
 	_ = sub.Drain()
-	for sub.IsValid() {
+	// nats.go has no "drained" signal for a subscription; poll, bounded.
+	for deadline := time.Now().Add(5 * time.Second); sub.IsValid() && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
 	wg.Wait()
 	return nil
 }
 
-// Flush waits until the server has processed everything sent so far, so
-// that a subscription made by Serve is known to be in place.
-func (c *Conn) Flush(ctx context.Context) error { return c.nc.FlushWithContext(ctx) }
+// Flush waits until the server has processed everything sent so far.
+func (c *Conn) Flush(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	return c.nc.FlushWithContext(ctx)
+}

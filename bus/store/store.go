@@ -125,6 +125,34 @@ func Open(ctx context.Context, conn *bus.Conn, cfg Config) (*Store, error) {
 	}, nil
 }
 
+// Bind returns a Store on an existing bucket without changing its
+// settings; it is what clients use. cfg.Bucket is required and the other
+// fields only set client-side checks and timings.
+func Bind(ctx context.Context, conn *bus.Conn, cfg Config) (*Store, error) {
+	if cfg.Bucket == "" {
+		return nil, errors.New("store: Config.Bucket is required")
+	}
+	js := conn.JetStream()
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("store: bind bucket %s: %w", cfg.Bucket, err)
+	}
+	st, err := js.Stream(ctx, "KV_"+cfg.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("store: bind bucket %s: %w", cfg.Bucket, err)
+	}
+	if cfg.CompactGrace == 0 {
+		cfg.CompactGrace = DefaultCompactGrace
+	}
+	if cfg.MaxValueSize == 0 {
+		cfg.MaxValueSize = DefaultMaxValueSize
+	}
+	if cfg.TombstoneRetention == 0 {
+		cfg.TombstoneRetention = DefaultTombstoneRetention
+	}
+	return &Store{cfg: cfg, js: js, kv: kv, st: st, stream: "KV_" + cfg.Bucket, prefix: "$KV." + cfg.Bucket + "."}, nil
+}
+
 var keyRE = regexp.MustCompile(`^[-/_=a-zA-Z0-9]+(\.[-/_=a-zA-Z0-9]+)*$`)
 
 // ValidKey reports whether k can be used as a key.
@@ -168,7 +196,7 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) (uint64, e
 	if err := s.checkValue(value); err != nil {
 		return 0, err
 	}
-	rev, err := s.publish(ctx, key, value, 0, false)
+	rev, err := s.publish(ctx, key, value, 0, opCreate)
 	if err == nil {
 		return rev, nil
 	}
@@ -178,7 +206,7 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) (uint64, e
 	// The key has history: it may be a tombstone, which Create may replace.
 	last, gerr := s.st.GetLastMsgForSubject(ctx, s.prefix+key)
 	if gerr == nil && isTombstone(last.Header) {
-		rev, err = s.publish(ctx, key, value, last.Sequence, false)
+		rev, err = s.publish(ctx, key, value, last.Sequence, opCreate)
 		if err == nil {
 			return rev, nil
 		}
@@ -202,7 +230,7 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, rev uint64
 	if rev == 0 {
 		return 0, fmt.Errorf("update %s: %w: revision 0", key, ErrConflict)
 	}
-	nrev, err := s.publish(ctx, key, value, rev, false)
+	nrev, err := s.publish(ctx, key, value, rev, opUpdate)
 	if err == nil {
 		return nrev, nil
 	}
@@ -215,9 +243,11 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, rev uint64
 }
 
 // Delete writes a tombstone for key if its latest revision is rev (rev 0:
-// whatever it is) and returns the tombstone's revision. It fails with
-// ErrNotFound when the key does not exist and ErrConflict when it changed.
-func (s *Store) Delete(ctx context.Context, key string, rev uint64) (uint64, error) {
+// whatever it is) and returns the tombstone's revision. last, which may be
+// nil, is kept in the tombstone and handed to watchers with the Deleted
+// event (the deleted object's final state). It fails with ErrNotFound when
+// the key does not exist and ErrConflict when it changed.
+func (s *Store) Delete(ctx context.Context, key string, rev uint64, last []byte) (uint64, error) {
 	if err := s.checkKey(key); err != nil {
 		return 0, err
 	}
@@ -228,7 +258,7 @@ func (s *Store) Delete(ctx context.Context, key string, rev uint64) (uint64, err
 		}
 		rev = e.Revision
 	}
-	nrev, err := s.publish(ctx, key, nil, rev, true)
+	nrev, err := s.publish(ctx, key, last, rev, opDelete)
 	if err == nil {
 		return nrev, nil
 	}
@@ -240,12 +270,27 @@ func (s *Store) Delete(ctx context.Context, key string, rev uint64) (uint64, err
 	return 0, fmt.Errorf("delete %s: %w", key, err)
 }
 
+type writeOp int
+
+const (
+	opCreate writeOp = iota
+	opUpdate
+	opDelete
+)
+
+// hdrCreate marks a write that created its key, so that watchers can tell
+// an addition from a modification.
+const hdrCreate = "Skiff-Create"
+
 // publish writes one message with the expected last revision of its key
 // (0: the key must have no message at all).
-func (s *Store) publish(ctx context.Context, key string, value []byte, expect uint64, del bool) (uint64, error) {
+func (s *Store) publish(ctx context.Context, key string, value []byte, expect uint64, op writeOp) (uint64, error) {
 	m := &nats.Msg{Subject: s.prefix + key, Data: value, Header: nats.Header{}}
-	if del {
+	switch op {
+	case opDelete:
 		m.Header.Set("KV-Operation", "DEL")
+	case opCreate:
+		m.Header.Set(hdrCreate, "1")
 	}
 	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expect, 10))
 	ack, err := s.js.PublishMsg(ctx, m)
@@ -291,6 +336,9 @@ func (s *Store) filter(prefix string) (string, error) {
 type ListResult struct {
 	// Entries are sorted by key.
 	Entries []Entry
+	// Deleted are the tombstones under the prefix that compaction has not
+	// removed yet, sorted by key; Value is the deleted object's final state.
+	Deleted []Entry
 	// Revision is a revision at which Entries is the exact state of the
 	// prefix; a watch from it misses nothing.
 	Revision uint64
@@ -313,22 +361,32 @@ func (s *Store) list(ctx context.Context, prefix string, headersOnly bool) (List
 		return ListResult{}, err
 	}
 	live := map[string]Entry{}
+	dead := map[string]Entry{}
 	rev, err := s.scan(ctx, filter, headersOnly, func(e Entry, tombstone bool) {
-		if tombstone || strings.HasPrefix(e.Key, "_skiff.") {
-			delete(live, e.Key)
+		if strings.HasPrefix(e.Key, "_skiff.") {
 			return
 		}
+		if tombstone {
+			delete(live, e.Key)
+			dead[e.Key] = e
+			return
+		}
+		delete(dead, e.Key)
 		live[e.Key] = e
 	})
 	if err != nil {
 		return ListResult{}, fmt.Errorf("store: list %s: %w", prefix, err)
 	}
-	out := make([]Entry, 0, len(live))
-	for _, e := range live {
+	return ListResult{Entries: sorted(live), Deleted: sorted(dead), Revision: rev}, nil
+}
+
+func sorted(m map[string]Entry) []Entry {
+	out := make([]Entry, 0, len(m))
+	for _, e := range m {
 		out = append(out, e)
 	}
 	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Key, b.Key) })
-	return ListResult{Entries: out, Revision: rev}, nil
+	return out
 }
 
 // scan calls fn, in revision order, for the last message of every key that

@@ -47,7 +47,7 @@ func TestCreateUpdateDeleteCAS(t *testing.T) {
 	if _, err := s.Update(ctx, "pods.default.a", []byte("stale"), rev); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("stale update: got %v, want ErrConflict", err)
 	}
-	if _, err := s.Delete(ctx, "pods.default.a", rev); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.Delete(ctx, "pods.default.a", rev, nil); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("stale delete: got %v, want ErrConflict", err)
 	}
 	if _, err := s.Update(ctx, "pods.default.missing", []byte("x"), 5); !errors.Is(err, store.ErrNotFound) {
@@ -57,14 +57,14 @@ func TestCreateUpdateDeleteCAS(t *testing.T) {
 	if err != nil || string(e.Value) != "v2" || e.Revision != rev2 {
 		t.Fatalf("get = %+v, %v", e, err)
 	}
-	drev, err := s.Delete(ctx, "pods.default.a", rev2)
+	drev, err := s.Delete(ctx, "pods.default.a", rev2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Get(ctx, "pods.default.a"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("get deleted: got %v", err)
 	}
-	if _, err := s.Delete(ctx, "pods.default.a", 0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Delete(ctx, "pods.default.a", 0, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("delete deleted: got %v", err)
 	}
 	// A deleted key can be created again, with a newer revision.
@@ -138,7 +138,7 @@ func TestListSnapshotSortedAndScoped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Delete(ctx, "pods.b.x", 0); err != nil {
+	if _, err := s.Delete(ctx, "pods.b.x", 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.List(ctx, "pods")
@@ -184,7 +184,7 @@ func TestListThenWatchNoGap(t *testing.T) {
 			}
 			k := fmt.Sprintf("pods.ns.p%d", i%250)
 			if i%7 == 3 {
-				s.Delete(ctx, k, 0)
+				s.Delete(ctx, k, 0, nil)
 				continue
 			}
 			if e, err := s.Get(ctx, k); err == nil {
@@ -331,7 +331,7 @@ func TestLaggingWatcherSeesLatestAndDeletions(t *testing.T) {
 			rev, _ = s.Update(ctx, k, []byte(fmt.Sprint(j)), rev)
 		}
 		if i%2 == 0 {
-			s.Delete(ctx, k, rev)
+			s.Delete(ctx, k, rev, nil)
 		}
 	}
 	w, err := s.Watch(ctx, "k", start)
@@ -367,7 +367,7 @@ func TestCompactionTooOld(t *testing.T) {
 	ctx := t.Context()
 	before, _ := s.Revision(ctx)
 	rev, _ := s.Create(ctx, "k.gone", []byte("x"))
-	if _, err := s.Delete(ctx, "k.gone", rev); err != nil {
+	if _, err := s.Delete(ctx, "k.gone", rev, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Create(ctx, "k.stays", []byte("y")); err != nil {

@@ -31,14 +31,17 @@ func (t EventType) String() string {
 	return "EventType(" + strconv.Itoa(int(t)) + ")"
 }
 
-// Event is one change seen by a Watcher. For Deleted, Value is nil and
-// Revision is the tombstone's revision.
+// Event is one change seen by a Watcher. For Deleted, Revision is the
+// tombstone's and Value is what Delete was given to keep in it.
 type Event struct {
 	Type     EventType
 	Key      string
 	Value    []byte
 	Revision uint64
 	Created  time.Time
+	// IsCreate is true when the write created the key (a Put of a key that
+	// did not exist or had been deleted).
+	IsCreate bool
 }
 
 // Watcher delivers the changes under a prefix in revision order. Its
@@ -150,7 +153,9 @@ func (w *Watcher) run(ctx context.Context, iter jetstream.MessagesContext, prefi
 		}
 		ev := Event{Type: Put, Key: key, Value: m.Data(), Revision: md.Sequence.Stream, Created: md.Timestamp}
 		if isTombstone(m.Headers()) {
-			ev.Type, ev.Value = Deleted, nil
+			ev.Type = Deleted
+		} else if m.Headers().Get(hdrCreate) != "" {
+			ev.IsCreate = true
 		}
 		select {
 		case w.events <- ev:
