@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,13 +12,27 @@ import (
 
 func benchCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Benchmarks that print figures (and a final RESULT line)"}
-	var cfg bench.APIConfig
+	var (
+		cfg     bench.APIConfig
+		profile string
+	)
 	api := &cobra.Command{
 		Use:   "api",
 		Short: "Create/update throughput over NATS at 1, 16, 64 clients and watch latency at 1, 10, 100 watchers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Out = cmd.OutOrStdout()
+			if profile != "" {
+				f, err := os.Create(profile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			_, err := bench.RunAPI(cmd.Context(), cfg)
 			return err
 		},
@@ -26,6 +42,7 @@ func benchCmd() *cobra.Command {
 	api.Flags().IntSliceVar(&cfg.Clients, "clients", []int{1, 16, 64}, "concurrent clients of the create and update phases")
 	api.Flags().IntSliceVar(&cfg.Watchers, "watchers", []int{1, 10, 100}, "watcher counts of the watch phase")
 	api.Flags().IntVar(&cfg.WatchRate, "watch-rate", 500, "writes per second during the watch phase")
+	api.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.AddCommand(api)
 	return cmd
 }

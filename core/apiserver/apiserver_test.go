@@ -47,7 +47,10 @@ func start(t *testing.T) *env {
 	}
 	ready := make(chan struct{})
 	done := make(chan struct{}, 2)
-	go func() { srv.ServeNATS(ctx, conn, apiserver.NATSConfig{Ready: func() { close(ready) }}); done <- struct{}{} }()
+	go func() {
+		srv.ServeNATS(ctx, conn, apiserver.NATSConfig{Ready: func() { close(ready) }})
+		done <- struct{}{}
+	}()
 	go func() { srv.Run(ctx); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done })
 	<-ready

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bytes"
 	"crypto/rand"
 	"reflect"
 
@@ -36,10 +37,21 @@ func structField(obj runtime.Object, name string) reflect.Value {
 func hasSpec(obj runtime.Object) bool { return structField(obj, "Spec").IsValid() }
 
 // specChanged reports whether the spec of two objects of one kind differs.
+// It compares the specs' protobuf encodings (deterministic: map keys are
+// sorted), which is several times cheaper than a reflective deep equal.
 func specChanged(a, b runtime.Object) bool {
 	fa, fb := structField(a, "Spec"), structField(b, "Spec")
 	if !fa.IsValid() || !fb.IsValid() {
 		return false
+	}
+	ma, okA := fa.Addr().Interface().(interface{ Marshal() ([]byte, error) })
+	mb, okB := fb.Addr().Interface().(interface{ Marshal() ([]byte, error) })
+	if okA && okB {
+		ba, errA := ma.Marshal()
+		bb, errB := mb.Marshal()
+		if errA == nil && errB == nil {
+			return !bytes.Equal(ba, bb)
+		}
 	}
 	return !equality.Semantic.DeepEqual(fa.Interface(), fb.Interface())
 }

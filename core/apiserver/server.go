@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -44,6 +45,7 @@ type Server struct {
 	now   func() time.Time
 	// nsWake nudges the namespace finalizer after a namespace deletion.
 	nsWake chan struct{}
+	ns     nsCache
 }
 
 // New checks cfg and returns a Server. It starts nothing: call Run and the
@@ -99,9 +101,13 @@ func (s *Server) ensureNamespaceContent(ctx context.Context, ns string) error {
 	return nil
 }
 
-// Run runs the server's background loops until ctx ends: emptying and
-// removing namespaces that are being deleted, and compacting tombstones.
+// Run runs the server's background loops until ctx ends: the namespace
+// cache, emptying and removing namespaces that are being deleted, and
+// compacting tombstones.
 func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.watchNamespaces(ctx) })
 	compact := time.NewTicker(s.cfg.CompactInterval)
 	defer compact.Stop()
 	sweep := time.NewTicker(2 * time.Second)

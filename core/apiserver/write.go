@@ -152,6 +152,9 @@ func (s *Server) Create(ctx context.Context, r *api.Resource, ns string, obj run
 
 // namespaceOpen fails unless namespace ns exists and is not terminating.
 func (s *Server) namespaceOpen(ctx context.Context, ns string) error {
+	if open, known := s.ns.state(ns); known && open {
+		return nil
+	}
 	e, err := s.store.Get(ctx, api.Key(api.Namespaces, "", ns))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {

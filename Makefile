@@ -1,0 +1,33 @@
+# Skiff's entry points. `make test` is the README's test command and what
+# .ci/run calls.
+GO        ?= go
+LINT_VER  := v2.15.0
+DATA_DIR  ?= .skiff
+
+.PHONY: up test check build bench-api fmt
+
+## up: bring up a cluster on this machine (embedded NATS) in ./.skiff
+up:
+	$(GO) run ./cmd/skiff up --data-dir $(DATA_DIR)
+
+## build: build bin/skiff
+build:
+	$(GO) build -o bin/skiff ./cmd/skiff
+
+## test: every test of the repository
+test:
+	$(GO) test -count=1 -timeout 20m ./...
+
+## check: formatting, vet, lint, tidy modules, clean tree
+check:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VER) run ./...
+	$(GO) mod tidy -diff
+
+## bench-api: the API server benchmark (creates, updates, watch latency)
+bench-api:
+	$(GO) run ./cmd/skiff bench api
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

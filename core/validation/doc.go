@@ -1,0 +1,37 @@
+// Package validation owns the admission-independent rules Kubernetes applies to
+// every write of a built-in object: the defaults filled in on create (Default)
+// and the checks that turn a bad object into a 422 with field paths (Validate,
+// ValidateUpdate, ValidateStatusUpdate).
+//
+// It covers the kinds Skiff serves from k8s.io/api: core/v1 Namespace, Pod,
+// Node, ConfigMap, Secret, Service, Endpoints, Event and ServiceAccount;
+// coordination/v1 Lease; apps/v1 Deployment, ReplicaSet, DaemonSet and
+// StatefulSet; batch/v1 Job and CronJob. Checks, field paths and messages follow
+// the Kubernetes API server's own validation (pkg/apis/*/validation) as closely
+// as is practical; where this package knowingly differs, the function doing
+// the check says so.
+//
+// Contract with the caller (the API server):
+//   - Call Default before Validate, as Kubernetes decodes with defaulting
+//     before it validates. Validate reports fields that Default would have
+//     filled (for example spec.dnsPolicy) as Required.
+//   - Resolve metadata.generateName and assign metadata.uid before calling
+//     Validate; a missing name is reported as Required. For a Job, Default
+//     derives the selector from metadata.uid, so call it once the UID is set.
+//   - ValidateUpdate and ValidateStatusUpdate expect both objects to have been
+//     through Default. Server-owned metadata (resourceVersion, timestamps,
+//     generation) is the caller's business and is not checked here, except
+//     that name, namespace and a non-empty uid may not change.
+//   - For the status subresource the caller keeps the stored spec, as
+//     Kubernetes does; ValidateStatusUpdate checks metadata identity and the
+//     status only.
+//
+// Kinds this package does not know are left alone by Default and yield no
+// errors from the Validate functions. Nil objects never panic: Default ignores
+// them and the Validate functions report an internal error.
+//
+// The package is pure: no I/O (other than time.LoadLocation for CronJob time
+// zones, which reads the system time zone database), no goroutines, no
+// package-level mutable state. Every function is safe for concurrent use;
+// Default mutates only the object it is given.
+package validation
