@@ -444,3 +444,77 @@ func TestKeysFromTokens(t *testing.T) {
 		t.Fatalf("list: %d entries, %v", len(res.Entries), err)
 	}
 }
+
+// TestStalledWatcherGetsTooOld: a watcher that is not read while a
+// compaction is announced and carried out ends with ErrTooOld when it
+// reaches the announcement, instead of silently missing the tombstone.
+func TestStalledWatcherGetsTooOld(t *testing.T) {
+	srv := bustest.Start(t)
+	s := open(t, srv, store.Config{TombstoneRetention: time.Millisecond, CompactGrace: 300 * time.Millisecond})
+	ctx := t.Context()
+	from, _ := s.Revision(ctx)
+	w, err := s.Watch(ctx, "k", from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for i := range 400 { // more than the watcher buffers: it stalls
+		if _, err := s.Create(ctx, fmt.Sprintf("k.%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Delete(ctx, "k.0", 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // older than the retention
+	if _, err := s.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(350 * time.Millisecond) // past the grace period
+	if n, err := s.Compact(ctx); err != nil || n != 1 {
+		t.Fatalf("second compact removed %d, %v", n, err)
+	}
+	for range w.Events() {
+	}
+	if !errors.Is(w.Err(), store.ErrTooOld) {
+		t.Fatalf("stalled watcher ended with %v, want ErrTooOld", w.Err())
+	}
+}
+
+func BenchmarkCreate(b *testing.B) {
+	srv := bustest.Start(b)
+	st, err := store.Open(b.Context(), srv.Connect(b), store.Config{Bucket: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	val := make([]byte, 700)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := st.Create(b.Context(), fmt.Sprintf("k.%d", i), val); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkList1000(b *testing.B) {
+	srv := bustest.Start(b)
+	st, err := store.Open(b.Context(), srv.Connect(b), store.Config{Bucket: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	val := make([]byte, 700)
+	for i := range 1000 {
+		if _, err := st.Create(b.Context(), fmt.Sprintf("k.%d", i), val); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := st.List(b.Context(), "k")
+		if err != nil || len(res.Entries) != 1000 {
+			b.Fatalf("%d entries, %v", len(res.Entries), err)
+		}
+	}
+}

@@ -177,6 +177,11 @@ func (s *Server) List(ctx context.Context, r *api.Resource, ns string, opts meta
 	return out, nil
 }
 
+type (
+	labelsSelector = labels.Selector
+	fieldsSelector = fields.Selector
+)
+
 // selectors parses the request's label and field selectors; field
 // selectors may name only the fields r supports.
 func selectors(r *api.Resource, opts metav1.ListOptions) (labels.Selector, fields.Selector, error) {
