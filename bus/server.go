@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -22,7 +21,8 @@ const MaxPayload = 8 << 20
 // ServerConfig configures an embedded NATS server. The zero value is not
 // usable: DataDir is required.
 type ServerConfig struct {
-	// DataDir holds JetStream's file store (in DataDir/jetstream).
+	// DataDir holds JetStream's file store (nats-server keeps it in
+	// DataDir/jetstream).
 	DataDir string
 	// Listen is host:port for NATS clients; port 0 or -1 picks a free port.
 	// Empty means 127.0.0.1:4222.
@@ -62,16 +62,19 @@ func Start(cfg ServerConfig) (*Embedded, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
-	storeDir := filepath.Join(cfg.DataDir, "jetstream")
-	if err := os.MkdirAll(storeDir, 0o700); err != nil {
-		return nil, fmt.Errorf("bus: create store dir: %w", err)
+	if port < -1 || port > 65535 {
+		return nil, fmt.Errorf("bus: nats listen port %d is out of range", port)
+	}
+	// nats-server puts its file store in StoreDir/jetstream.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("bus: create data dir: %w", err)
 	}
 	opts := &server.Options{
 		ServerName:            "skiff",
 		Host:                  host,
 		Port:                  port,
 		JetStream:             true,
-		StoreDir:              storeDir,
+		StoreDir:              cfg.DataDir,
 		MaxPayload:            MaxPayload,
 		NoSigs:                true,
 		DisableShortFirstPing: true,
@@ -80,13 +83,26 @@ func Start(cfg ServerConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: new nats-server: %w", err)
 	}
-	if cfg.Logger != nil {
-		srv.SetLoggerV2(&natsLogger{l: cfg.Logger}, false, false, false)
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
+	nl := &natsLogger{l: log, fatal: make(chan error, 1)}
+	srv.SetLoggerV2(nl, false, false, false)
 	go srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
-		srv.Shutdown()
-		return nil, ErrNotReady
+	// A fatal start-up error (port in use, bad address) reaches us only
+	// through the logger: watch for it while waiting for readiness.
+	for deadline := time.Now().Add(30 * time.Second); !srv.ReadyForConnections(50 * time.Millisecond); {
+		select {
+		case err := <-nl.fatal:
+			srv.Shutdown()
+			return nil, fmt.Errorf("bus: start nats-server on %s: %w", listen, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			srv.Shutdown()
+			return nil, ErrNotReady
+		}
 	}
 	return &Embedded{srv: srv}, nil
 }
@@ -102,12 +118,23 @@ func (e *Embedded) Shutdown() {
 	})
 }
 
-// natsLogger adapts slog to nats-server's logger interface.
-type natsLogger struct{ l *slog.Logger }
+// natsLogger adapts slog to nats-server's logger interface and reports
+// the first fatal error on fatal.
+type natsLogger struct {
+	l     *slog.Logger
+	fatal chan error
+}
 
-func (n *natsLogger) Noticef(format string, v ...any) { n.l.Info(fmt.Sprintf(format, v...)) }
+func (n *natsLogger) Noticef(format string, v ...any) { n.l.Debug(fmt.Sprintf(format, v...)) }
 func (n *natsLogger) Warnf(format string, v ...any)   { n.l.Warn(fmt.Sprintf(format, v...)) }
-func (n *natsLogger) Fatalf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
-func (n *natsLogger) Errorf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
-func (n *natsLogger) Debugf(format string, v ...any)  { n.l.Debug(fmt.Sprintf(format, v...)) }
-func (n *natsLogger) Tracef(format string, v ...any)  {}
+func (n *natsLogger) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	n.l.Error(msg)
+	select {
+	case n.fatal <- errors.New(msg):
+	default:
+	}
+}
+func (n *natsLogger) Errorf(format string, v ...any) { n.l.Error(fmt.Sprintf(format, v...)) }
+func (n *natsLogger) Debugf(format string, v ...any) { n.l.Debug(fmt.Sprintf(format, v...)) }
+func (n *natsLogger) Tracef(format string, v ...any) {}

@@ -56,11 +56,11 @@ func (s *Server) Delete(ctx context.Context, r *api.Resource, ns, name string, o
 		if pre := opts.Preconditions; pre != nil {
 			if pre.UID != nil && *pre.UID != m.GetUID() {
 				return DeleteResult{}, apierrors.NewConflict(r.GroupResource(), name,
-					fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *pre.UID, m.GetUID()))
+					fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *pre.UID, m.GetUID())) //nolint:staticcheck // Kubernetes' own message
 			}
 			if pre.ResourceVersion != nil && *pre.ResourceVersion != m.GetResourceVersion() {
 				return DeleteResult{}, apierrors.NewConflict(r.GroupResource(), name,
-					fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *pre.ResourceVersion, m.GetResourceVersion()))
+					fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *pre.ResourceVersion, m.GetResourceVersion())) //nolint:staticcheck // Kubernetes' own message
 			}
 		}
 		next, graceful := s.deletionPlan(r, cur, opts)
@@ -261,7 +261,7 @@ func (s *Server) Bind(ctx context.Context, ns, name string, b *corev1.Binding, o
 		pod := obj.(*corev1.Pod)
 		if b.UID != "" && b.UID != pod.UID {
 			return Result{}, apierrors.NewConflict(api.Pods.GroupResource(), name,
-				fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", b.UID, pod.UID))
+				fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", b.UID, pod.UID)) //nolint:staticcheck // Kubernetes' own message
 		}
 		if pod.DeletionTimestamp != nil {
 			return Result{}, apierrors.NewConflict(api.Pods.GroupResource(), name, errors.New("pod is being deleted, cannot be assigned to a host"))

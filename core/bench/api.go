@@ -97,13 +97,18 @@ func RunAPI(ctx context.Context, cfg APIConfig) (APIResult, error) {
 		select {
 		case in := <-ready:
 			url = in.NATSURL
-			defer func() { stop(); <-done }()
+			defer func() {
+				stop()
+				if err := <-done; err != nil {
+					fmt.Fprintf(cfg.Out, "control plane: %v\n", err)
+				}
+			}()
 		case err := <-done:
 			stop()
 			return APIResult{}, fmt.Errorf("bench: control plane: %w", err)
 		case <-ctx.Done():
 			stop()
-			<-done
+			<-done //nolint:errcheck // interrupted: the context's error is the one to report
 			return APIResult{}, ctx.Err()
 		}
 		fmt.Fprintf(cfg.Out, "control plane started in-process on %s (data in %s)\n", url, dir)

@@ -65,6 +65,7 @@ var resources = []*Resource{
 	res("", "v1", "services", "service", "Service", true, true, []string{"svc"},
 		func() runtime.Object { return &corev1.Service{} }, func() runtime.Object { return &corev1.ServiceList{} }),
 	res("", "v1", "endpoints", "endpoints", "Endpoints", true, false, []string{"ep"},
+		//nolint:staticcheck // Endpoints is deprecated upstream in favour of EndpointSlice, but kubectl and Services still use it.
 		func() runtime.Object { return &corev1.Endpoints{} }, func() runtime.Object { return &corev1.EndpointsList{} }),
 	res("", "v1", "events", "event", "Event", true, false, []string{"ev"},
 		func() runtime.Object { return &corev1.Event{} }, func() runtime.Object { return &corev1.EventList{} }),
