@@ -275,7 +275,7 @@ func validateCronJobSpec(spec, old *batchv1.CronJobSpec, fldPath *field.Path) fi
 	errs = append(errs, validateEnum(spec.ConcurrencyPolicy, fldPath.Child("concurrencyPolicy"),
 		batchv1.AllowConcurrent, batchv1.ForbidConcurrent, batchv1.ReplaceConcurrent)...)
 	jt := fldPath.Child("jobTemplate")
-	errs = append(errs, metavalidationLabelsAndAnnotations(&spec.JobTemplate.ObjectMeta, jt.Child("metadata"))...)
+	errs = append(errs, validateTemplateMeta(&spec.JobTemplate.ObjectMeta, jt.Child("metadata"))...)
 	errs = append(errs, validateJobSpec(&spec.JobTemplate.Spec, jt.Child("spec"))...)
 	if spec.JobTemplate.Spec.Selector != nil {
 		errs = append(errs, field.Invalid(jt.Child("spec", "selector"), spec.JobTemplate.Spec.Selector, "`selector` will be auto-generated"))
@@ -344,9 +344,9 @@ func validTimeZonePart(s string) bool {
 	return true
 }
 
-// metavalidationLabelsAndAnnotations checks the metadata a template may
+// validateTemplateMeta checks the metadata a template may
 // carry (no name or namespace of its own).
-func metavalidationLabelsAndAnnotations(m *metav1.ObjectMeta, fldPath *field.Path) field.ErrorList {
+func validateTemplateMeta(m *metav1.ObjectMeta, fldPath *field.Path) field.ErrorList {
 	errs := metavalidation.ValidateLabels(m.Labels, fldPath.Child("labels"))
 	return append(errs, apivalidation.ValidateAnnotations(m.Annotations, fldPath.Child("annotations"))...)
 }

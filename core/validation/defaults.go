@@ -461,7 +461,7 @@ func externallyAccessible(svc *corev1.Service) bool {
 	return false
 }
 
-func defaultEndpoints(ep *corev1.Endpoints) {
+func defaultEndpoints(ep *corev1.Endpoints) { //nolint:staticcheck // Skiff serves core/v1 Endpoints, deprecated but still part of the API.
 	for i := range ep.Subsets {
 		for j := range ep.Subsets[i].Ports {
 			if ep.Subsets[i].Ports[j].Protocol == "" {

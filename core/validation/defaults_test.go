@@ -231,7 +231,7 @@ func TestDefault(t *testing.T) {
 			name: "job with a manual selector keeps it",
 			in: &batchv1.Job{ObjectMeta: meta("manual"), Spec: batchv1.JobSpec{
 				ManualSelector: ptrTo(true), Selector: &metav1.LabelSelector{MatchLabels: appLabels()},
-				Template:        corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: appLabels()}, Spec: podSpec()},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: appLabels()}, Spec: podSpec()},
 				PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
 					Action: batchv1.PodFailurePolicyActionIgnore, OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget}},
 				}}},
@@ -285,11 +285,11 @@ func TestDefault(t *testing.T) {
 			}},
 			want: &corev1.Service{ObjectMeta: meta("lb"), Spec: corev1.ServiceSpec{
 				Type: corev1.ServiceTypeLoadBalancer, SessionAffinity: corev1.ServiceAffinityClientIP,
-				SessionAffinityConfig: &corev1.SessionAffinityConfig{ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptrTo(int32(10800))}},
-				Ports:                 []corev1.ServicePort{{Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(443)}},
-				ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyCluster,
-				IPFamilyPolicy:        ptrTo(corev1.IPFamilyPolicySingleStack),
-				InternalTrafficPolicy: ptrTo(corev1.ServiceInternalTrafficPolicyCluster),
+				SessionAffinityConfig:         &corev1.SessionAffinityConfig{ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptrTo(int32(10800))}},
+				Ports:                         []corev1.ServicePort{{Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(443)}},
+				ExternalTrafficPolicy:         corev1.ServiceExternalTrafficPolicyCluster,
+				IPFamilyPolicy:                ptrTo(corev1.IPFamilyPolicySingleStack),
+				InternalTrafficPolicy:         ptrTo(corev1.ServiceInternalTrafficPolicyCluster),
 				AllocateLoadBalancerNodePorts: ptrTo(true),
 			}},
 		},
@@ -328,8 +328,8 @@ func TestDefault(t *testing.T) {
 		},
 		{
 			name: "endpoints",
-			in:   &corev1.Endpoints{ObjectMeta: meta("web"), Subsets: []corev1.EndpointSubset{{Ports: []corev1.EndpointPort{{Port: 80}}}}},
-			want: &corev1.Endpoints{ObjectMeta: meta("web"), Subsets: []corev1.EndpointSubset{{Ports: []corev1.EndpointPort{{Port: 80, Protocol: corev1.ProtocolTCP}}}}},
+			in:   &endpoints{ObjectMeta: meta("web"), Subsets: []endpointSubset{{Ports: []endpointPort{{Port: 80}}}}},
+			want: &endpoints{ObjectMeta: meta("web"), Subsets: []endpointSubset{{Ports: []endpointPort{{Port: 80, Protocol: corev1.ProtocolTCP}}}}},
 		},
 		{
 			name: "kinds without defaults are left alone",
@@ -465,7 +465,7 @@ func TestDefaultedObjectsValidate(t *testing.T) {
 		{"nodeport service", &corev1.Service{ObjectMeta: meta("np"), Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 80}}}}},
 		{"secret", &corev1.Secret{ObjectMeta: meta("s"), StringData: map[string]string{"k": "v"}}},
 		{"namespace", &corev1.Namespace{ObjectMeta: clusterMeta("ns")}},
-		{"endpoints", &corev1.Endpoints{ObjectMeta: meta("e"), Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.0.0.1"}}, Ports: []corev1.EndpointPort{{Port: 80}}}}}},
+		{"endpoints", &endpoints{ObjectMeta: meta("e"), Subsets: []endpointSubset{{Addresses: []endpointAddress{{IP: "10.0.0.1"}}, Ports: []endpointPort{{Port: 80}}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,9 +22,22 @@
 //     through Default. Server-owned metadata (resourceVersion, timestamps,
 //     generation) is the caller's business and is not checked here, except
 //     that name, namespace and a non-empty uid may not change.
+//   - Default is idempotent and may run on updates too. It re-adds the
+//     create-time values (a Namespace's "kubernetes" finalizer, a Pod's
+//     service account), so removing that finalizer must bypass it.
 //   - For the status subresource the caller keeps the stored spec, as
 //     Kubernetes does; ValidateStatusUpdate checks metadata identity and the
 //     status only.
+//
+// Knowingly different from Kubernetes: an update may set a Pod's
+// spec.nodeName once (binding by update), and the "pod updates may not
+// change fields" error names the changed fields instead of printing a diff;
+// a StatefulSet's serviceName, when set, must be a DNS label; the ConfigMap
+// size error sits at "data" rather than at the empty path. Not covered:
+// alpha features (toleration operators Lt/Gt, stop signals, file env
+// sources beyond their required fields), sysctls, AppArmor and seccomp
+// annotations, Windows-only pod rules, and the fields of legacy in-tree
+// volume plugins (counted as a volume source, not inspected).
 //
 // Kinds this package does not know are left alone by Default and yield no
 // errors from the Validate functions. Nil objects never panic: Default ignores

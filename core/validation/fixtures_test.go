@@ -275,11 +275,11 @@ func validNode() *corev1.Node {
 	return n
 }
 
-func validEndpoints() *corev1.Endpoints {
-	ep := &corev1.Endpoints{ObjectMeta: meta("web"), Subsets: []corev1.EndpointSubset{{
-		Addresses:         []corev1.EndpointAddress{{IP: "10.244.1.5", NodeName: ptrTo("node-1")}},
-		NotReadyAddresses: []corev1.EndpointAddress{{IP: "10.244.2.7", Hostname: "web-1"}},
-		Ports:             []corev1.EndpointPort{{Name: "http", Port: 8080}, {Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}},
+func validEndpoints() *endpoints {
+	ep := &endpoints{ObjectMeta: meta("web"), Subsets: []endpointSubset{{
+		Addresses:         []endpointAddress{{IP: "10.244.1.5", NodeName: ptrTo("node-1")}},
+		NotReadyAddresses: []endpointAddress{{IP: "10.244.2.7", Hostname: "web-1"}},
+		Ports:             []endpointPort{{Name: "http", Port: 8080}, {Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}},
 	}}}
 	Default(ep)
 	return ep
@@ -314,3 +314,13 @@ func checkErrors(t *testing.T, want []string, got field.ErrorList) {
 		t.Errorf("errors mismatch (-want +got):\n%s\nall errors:\n%v", diff, got)
 	}
 }
+
+// endpoints and its parts are core/v1 Endpoints: deprecated upstream in favour of
+// EndpointSlice, but still served by Skiff; the alias keeps the deprecation
+// notice to this one line.
+type (
+	endpoints       = corev1.Endpoints       //nolint:staticcheck // still part of the API Skiff serves.
+	endpointSubset  = corev1.EndpointSubset  //nolint:staticcheck // as above.
+	endpointAddress = corev1.EndpointAddress //nolint:staticcheck // as above.
+	endpointPort    = corev1.EndpointPort    //nolint:staticcheck // as above.
+)

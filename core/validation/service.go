@@ -324,7 +324,7 @@ func validateServiceStatusUpdate(n, o *corev1.Service) field.ErrorList {
 	return errs
 }
 
-func validateEndpoints(ep *corev1.Endpoints) field.ErrorList {
+func validateEndpoints(ep *corev1.Endpoints) field.ErrorList { //nolint:staticcheck // Skiff serves core/v1 Endpoints, deprecated but still part of the API.
 	errs := validateObjectMeta(&ep.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
 	subsetsPath := field.NewPath("subsets")
 	for i := range ep.Subsets {
@@ -358,7 +358,7 @@ func validateEndpoints(ep *corev1.Endpoints) field.ErrorList {
 	return errs
 }
 
-func validateEndpointAddress(a *corev1.EndpointAddress, fldPath *field.Path) field.ErrorList {
+func validateEndpointAddress(a *corev1.EndpointAddress, fldPath *field.Path) field.ErrorList { //nolint:staticcheck // Skiff serves core/v1 Endpoints, deprecated but still part of the API.
 	errs := validateIP(a.IP, fldPath.Child("ip"))
 	if len(errs) == 0 {
 		errs = append(errs, validateNonSpecialIP(a.IP, fldPath.Child("ip"))...)

@@ -63,7 +63,10 @@ func boundPod() *corev1.Pod {
 func TestValidateUpdatePod(t *testing.T) {
 	runChanges(t, update, []change[*corev1.Pod]{
 		{"new image", boundPod, func(p *corev1.Pod) { p.Spec.Containers[0].Image = "registry.example/app:1.2.4" }, nil},
-		{"labels and annotations", boundPod, func(p *corev1.Pod) { p.Labels = map[string]string{"a": "b"}; p.Annotations = map[string]string{"x/y": "z"} }, nil},
+		{"labels and annotations", boundPod, func(p *corev1.Pod) {
+			p.Labels = map[string]string{"a": "b"}
+			p.Annotations = map[string]string{"x/y": "z"}
+		}, nil},
 		{"image removed", boundPod, func(p *corev1.Pod) { p.Spec.Containers[0].Image = "" }, lines(e(required, "spec.containers[0].image"))},
 		{"shorter deadline", boundPod, func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = ptrTo(int64(30)) }, nil},
 		{"longer deadline", boundPod, func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = ptrTo(int64(6000)) }, lines(e(invalid, "spec.activeDeadlineSeconds"))},
@@ -313,9 +316,9 @@ func TestValidateUpdateCoreKinds(t *testing.T) {
 		})
 	})
 	t.Run("endpoints", func(t *testing.T) {
-		runChanges(t, update, []change[*corev1.Endpoints]{
-			{"addresses changed", validEndpoints, func(ep *corev1.Endpoints) { ep.Subsets[0].Addresses[0].IP = "10.244.3.3" }, nil},
-			{"moved namespace", validEndpoints, func(ep *corev1.Endpoints) { ep.Namespace = "other" }, lines(e(invalid, "metadata.namespace"))},
+		runChanges(t, update, []change[*endpoints]{
+			{"addresses changed", validEndpoints, func(ep *endpoints) { ep.Subsets[0].Addresses[0].IP = "10.244.3.3" }, nil},
+			{"moved namespace", validEndpoints, func(ep *endpoints) { ep.Namespace = "other" }, lines(e(invalid, "metadata.namespace"))},
 		})
 	})
 	t.Run("event", func(t *testing.T) {
@@ -420,7 +423,11 @@ func TestValidateStatusUpdate(t *testing.T) {
 		start := metav1.NewTime(time.Unix(1700000000, 0))
 		before := metav1.NewTime(time.Unix(1600000000, 0))
 		runChanges(t, statusUpdate, []change[*batchv1.Job]{
-			{"active", validJob, func(j *batchv1.Job) { j.Status.Active = 1; j.Status.StartTime = &start; j.Status.Ready = ptrTo(int32(1)) }, nil},
+			{"active", validJob, func(j *batchv1.Job) {
+				j.Status.Active = 1
+				j.Status.StartTime = &start
+				j.Status.Ready = ptrTo(int32(1))
+			}, nil},
 			{"negative active", validJob, func(j *batchv1.Job) { j.Status.Active = -1 }, lines(e(invalid, "status.active"))},
 			{"completed before it started", validJob, func(j *batchv1.Job) { j.Status.StartTime, j.Status.CompletionTime = &start, &before }, lines(e(invalid, "status.completionTime"))},
 		})

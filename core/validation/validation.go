@@ -41,7 +41,7 @@ func Default(obj runtime.Object) {
 		if o != nil {
 			defaultService(o)
 		}
-	case *corev1.Endpoints:
+	case *corev1.Endpoints: //nolint:staticcheck // Skiff serves core/v1 Endpoints, deprecated but still part of the API.
 		if o != nil {
 			defaultEndpoints(o)
 		}
@@ -109,7 +109,7 @@ func Validate(obj runtime.Object) field.ErrorList {
 			return nilObject(obj)
 		}
 		return validateService(o)
-	case *corev1.Endpoints:
+	case *corev1.Endpoints: //nolint:staticcheck // Skiff serves core/v1 Endpoints, deprecated but still part of the API.
 		if o == nil {
 			return nilObject(obj)
 		}
@@ -208,7 +208,7 @@ func ValidateUpdate(newObj, oldObj runtime.Object) field.ErrorList {
 			return errs
 		}
 		return validateServiceUpdate(n, o)
-	case *corev1.Endpoints:
+	case *corev1.Endpoints: //nolint:staticcheck // Skiff serves core/v1 Endpoints, deprecated but still part of the API.
 		o, errs := pair(n, oldObj)
 		if errs != nil {
 			return errs
@@ -319,7 +319,7 @@ func ValidateStatusUpdate(newObj, oldObj runtime.Object) field.ErrorList {
 			return errs
 		}
 		return validateMetaStatusUpdate(&n.ObjectMeta, &o.ObjectMeta)
-	case *corev1.Endpoints:
+	case *corev1.Endpoints: //nolint:staticcheck // Skiff serves core/v1 Endpoints, deprecated but still part of the API.
 		o, errs := pair(n, oldObj)
 		if errs != nil {
 			return errs

@@ -697,15 +697,15 @@ func TestValidateOtherKinds(t *testing.T) {
 		})
 	})
 	t.Run("endpoints", func(t *testing.T) {
-		runMutations(t, validEndpoints, []mutation[*corev1.Endpoints]{
-			{"subset without addresses", func(ep *corev1.Endpoints) {
+		runMutations(t, validEndpoints, []mutation[*endpoints]{
+			{"subset without addresses", func(ep *endpoints) {
 				ep.Subsets[0].Addresses, ep.Subsets[0].NotReadyAddresses = nil, nil
 			}, lines(e(required, "subsets[0]"))},
-			{"bad address", func(ep *corev1.Endpoints) { ep.Subsets[0].Addresses[0].IP = "10.244.1" }, lines(e(invalid, "subsets[0].addresses[0].ip"))},
-			{"loopback address", func(ep *corev1.Endpoints) { ep.Subsets[0].Addresses[0].IP = "127.0.0.1" }, lines(e(invalid, "subsets[0].addresses[0].ip"))},
-			{"unnamed port among many", func(ep *corev1.Endpoints) { ep.Subsets[0].Ports[1].Name = "" }, lines(e(required, "subsets[0].ports[1].name"))},
-			{"port zero", func(ep *corev1.Endpoints) { ep.Subsets[0].Ports[0].Port = 0 }, lines(e(invalid, "subsets[0].ports[0].port"))},
-			{"bad node name", func(ep *corev1.Endpoints) { ep.Subsets[0].Addresses[0].NodeName = ptrTo("Node 1") }, lines(e(invalid, "subsets[0].addresses[0].nodeName"))},
+			{"bad address", func(ep *endpoints) { ep.Subsets[0].Addresses[0].IP = "10.244.1" }, lines(e(invalid, "subsets[0].addresses[0].ip"))},
+			{"loopback address", func(ep *endpoints) { ep.Subsets[0].Addresses[0].IP = "127.0.0.1" }, lines(e(invalid, "subsets[0].addresses[0].ip"))},
+			{"unnamed port among many", func(ep *endpoints) { ep.Subsets[0].Ports[1].Name = "" }, lines(e(required, "subsets[0].ports[1].name"))},
+			{"port zero", func(ep *endpoints) { ep.Subsets[0].Ports[0].Port = 0 }, lines(e(invalid, "subsets[0].ports[0].port"))},
+			{"bad node name", func(ep *endpoints) { ep.Subsets[0].Addresses[0].NodeName = ptrTo("Node 1") }, lines(e(invalid, "subsets[0].addresses[0].nodeName"))},
 		})
 	})
 	t.Run("event", func(t *testing.T) {
@@ -726,7 +726,9 @@ func TestValidateOtherKinds(t *testing.T) {
 			{"zero duration", func(l *coordinationv1.Lease) { l.Spec.LeaseDurationSeconds = ptrTo(int32(0)) }, lines(e(invalid, "spec.leaseDurationSeconds"))},
 			{"negative transitions", func(l *coordinationv1.Lease) { l.Spec.LeaseTransitions = ptrTo(int32(-1)) }, lines(e(invalid, "spec.leaseTransitions"))},
 			{"preferred holder without strategy", func(l *coordinationv1.Lease) { l.Spec.PreferredHolder = ptrTo("skiff-2") }, lines(e(forbidden, "spec.preferredHolder"))},
-			{"unknown strategy", func(l *coordinationv1.Lease) { l.Spec.Strategy = ptrTo(coordinationv1.CoordinatedLeaseStrategy("Newest")) }, lines(e(notSupported, "spec.strategy"))},
+			{"unknown strategy", func(l *coordinationv1.Lease) {
+				l.Spec.Strategy = ptrTo(coordinationv1.CoordinatedLeaseStrategy("Newest"))
+			}, lines(e(notSupported, "spec.strategy"))},
 		})
 	})
 	t.Run("serviceaccount", func(t *testing.T) {
