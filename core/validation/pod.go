@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"reflect"
@@ -381,7 +382,7 @@ func validatePodUpdate(newPod, oldPod *corev1.Pod) field.ErrorList {
 		errs = append(errs, field.Invalid(specPath.Child("nodeName"), newSpec.NodeName, fieldImmutableErrorMsg))
 	}
 
-	if equality.Semantic.DeepEqual(newSpec, oldSpec) {
+	if podSpecEqual(newSpec, oldSpec) {
 		return errs
 	}
 	munged := newSpec.DeepCopy()
@@ -395,11 +396,27 @@ func validatePodUpdate(newPod, oldPod *corev1.Pod) field.ErrorList {
 	munged.Tolerations = oldSpec.Tolerations
 	munged.SchedulingGates = oldSpec.SchedulingGates
 	munged.NodeName = oldSpec.NodeName
+	if podSpecEqual(oldSpec, munged) {
+		return errs
+	}
 	if changed := changedFields(oldSpec, munged); len(changed) > 0 {
 		errs = append(errs, field.Forbidden(specPath, fmt.Sprintf("pod updates may not change fields other than %s; changed: %s",
 			strings.Join(updatablePodSpecFields(), ","), strings.Join(changed, ", "))))
 	}
 	return errs
+}
+
+// podSpecEqual compares two specs by their protobuf encodings, which are
+// deterministic (map keys sorted) and far cheaper to compare than a
+// reflective deep equal; it falls back to the semantic deep equal if
+// encoding fails.
+func podSpecEqual(a, b *corev1.PodSpec) bool {
+	ba, errA := a.Marshal()
+	bb, errB := b.Marshal()
+	if errA != nil || errB != nil {
+		return equality.Semantic.DeepEqual(a, b)
+	}
+	return bytes.Equal(ba, bb)
 }
 
 // changedFields names the pod spec fields that differ, down to the field of
