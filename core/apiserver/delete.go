@@ -77,6 +77,10 @@ func (s *Server) Delete(ctx context.Context, r *api.Resource, ns, name string, o
 			if err == nil {
 				accessor(next).SetResourceVersion(api.FormatRevision(nrev))
 				if r == api.Namespaces {
+					// This replica refuses new content at once; others learn
+					// it from their watch a moment later, and the finalizer
+					// removes anything created in that window.
+					s.ns.put(name, false)
 					s.wakeNamespaces()
 				}
 				return DeleteResult{Result: Result{Object: next, Raw: raw, Revision: nrev}}, nil
