@@ -85,6 +85,11 @@ func (c *Client) do(ctx context.Context, q request) (*response, error) {
 	}
 	m, err := c.conn.Request(ctx, &bus.Msg{Subject: subjects.API(string(q.op)), Header: h, Data: q.body})
 	if err != nil {
+		if ctx.Err() != nil {
+			// The caller gave up (or DefaultTimeout passed): keep the
+			// context's error so that errors.Is(err, context.Canceled) works.
+			return nil, fmt.Errorf("client: %s %s: %w", q.op, q.r.Resource, err)
+		}
 		return nil, apierrors.NewServiceUnavailable(err.Error())
 	}
 	code, err := strconv.Atoi(m.Header.Get(api.HdrCode))

@@ -48,7 +48,9 @@ func NewInformer[T Object](c *Client, ns string, h Handlers[T]) *Informer[T] {
 
 // Run lists, then watches, until ctx ends; it relists whenever the watch
 // ends (expired revision, lost connection), backing off up to 5 s between
-// failed attempts.
+// failed attempts, and always returns nil. Run must not be called
+// concurrently with itself; called again after it returned, it keeps the
+// cache and reconciles it with its first list, as a relist does.
 func (inf *Informer[T]) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -77,12 +79,9 @@ func (inf *Informer[T]) listAndWatch(ctx context.Context) error {
 	}
 	fresh := make(map[string]T, len(snap.Entries))
 	for _, e := range snap.Entries {
-		obj := newT[T](inf.t.r)
-		if _, err := api.Decode(e.Value, obj); err != nil {
-			return fmt.Errorf("informer decode %s: %w", e.Key, err)
+		if obj, ok := inf.decode(e.Value, e.Revision); ok {
+			fresh[e.Key] = obj
 		}
-		obj.SetResourceVersion(api.FormatRevision(e.Revision))
-		fresh[e.Key] = obj
 	}
 	inf.replace(fresh, snap.Revision)
 	w, err := inf.t.c.store.Watch(ctx, api.KeyPrefix(inf.t.r, inf.ns), snap.Revision)
@@ -99,12 +98,24 @@ func (inf *Informer[T]) listAndWatch(ctx context.Context) error {
 	return nil
 }
 
+// decode decodes a stored object. An undecodable value (which the API
+// server never writes) is left out of the cache rather than stopping the
+// informer, on the list and on the watch alike.
+func (inf *Informer[T]) decode(value []byte, rev uint64) (T, bool) {
+	obj := newT[T](inf.t.r)
+	if _, err := api.Decode(value, obj); err != nil {
+		var zero T
+		return zero, false
+	}
+	obj.SetResourceVersion(api.FormatRevision(rev))
+	return obj, true
+}
+
 // replace swaps in a fresh list and tells the handlers what differs.
 func (inf *Informer[T]) replace(fresh map[string]T, rev uint64) {
 	inf.mu.Lock()
 	old := inf.items
 	inf.items = fresh
-	inf.rev = rev
 	inf.mu.Unlock()
 	for k, cur := range fresh {
 		if prev, ok := old[k]; !ok {
@@ -118,42 +129,49 @@ func (inf *Informer[T]) replace(fresh map[string]T, rev uint64) {
 			call1(inf.handlers.OnDelete, prev)
 		}
 	}
+	inf.setRevision(rev)
 	inf.once.Do(func() { close(inf.synced) })
+}
+
+// setRevision records that the cache and the handlers have seen rev.
+func (inf *Informer[T]) setRevision(rev uint64) {
+	inf.mu.Lock()
+	inf.rev = rev
+	inf.mu.Unlock()
 	inf.revCond.Broadcast()
 }
 
 func (inf *Informer[T]) apply(ev store.Event) {
 	var obj T
+	ok := false
 	if len(ev.Value) > 0 {
-		obj = newT[T](inf.t.r)
-		if _, err := api.Decode(ev.Value, obj); err != nil {
-			return // undecodable value: skip it, as the API server would never write one
-		}
-		obj.SetResourceVersion(api.FormatRevision(ev.Revision))
+		obj, ok = inf.decode(ev.Value, ev.Revision)
 	}
+	// A put is in the cache from now on; a deletion, or a put the informer
+	// cannot decode, is not.
+	present := ev.Type != store.Deleted && ok
 	inf.mu.Lock()
 	prev, had := inf.items[ev.Key]
-	if ev.Type == store.Deleted {
-		delete(inf.items, ev.Key)
-	} else {
+	if present {
 		inf.items[ev.Key] = obj
+	} else {
+		delete(inf.items, ev.Key)
 	}
-	inf.rev = ev.Revision
 	inf.mu.Unlock()
-	inf.revCond.Broadcast()
 	switch {
-	case ev.Type == store.Deleted && had:
-		if len(ev.Value) > 0 {
-			call1(inf.handlers.OnDelete, obj)
+	case !present && had:
+		if ev.Type == store.Deleted && ok {
+			call1(inf.handlers.OnDelete, obj) // the final state
 		} else {
 			call1(inf.handlers.OnDelete, prev)
 		}
-	case ev.Type == store.Deleted:
+	case !present:
 	case had && inf.handlers.OnUpdate != nil:
 		inf.handlers.OnUpdate(prev, obj)
 	case !had:
 		call1(inf.handlers.OnAdd, obj)
 	}
+	inf.setRevision(ev.Revision)
 }
 
 func call1[T any](f func(T), v T) {
@@ -162,7 +180,8 @@ func call1[T any](f func(T), v T) {
 	}
 }
 
-// Synced is closed once the first list is in the cache.
+// Synced is closed once the first list is in the cache (and stays closed
+// across relists and later Runs).
 func (inf *Informer[T]) Synced() <-chan struct{} { return inf.synced }
 
 // WaitForSync blocks until the first list is in the cache or ctx ends.
@@ -175,15 +194,20 @@ func (inf *Informer[T]) WaitForSync(ctx context.Context) error {
 	}
 }
 
-// Revision is the store revision the cache reflects.
+// Revision is the store revision the cache reflects and the handlers
+// have been called for.
 func (inf *Informer[T]) Revision() uint64 {
 	inf.mu.RLock()
 	defer inf.mu.RUnlock()
 	return inf.rev
 }
 
-// WaitForRevision blocks until the cache reflects at least rev (for
-// reading one's own writes) or ctx ends.
+// WaitForRevision blocks until the cache reflects at least rev, and the
+// handlers have returned for every change up to it, or until ctx ends
+// (returning its error). The cache's revision moves with the changes to the informer's own
+// objects (and with each list), so rev should be that of a write to one of
+// them (reading one's own writes): a revision of a write to anything else,
+// or a list's, may never be reached while those objects stay unchanged.
 func (inf *Informer[T]) WaitForRevision(ctx context.Context, rev uint64) error {
 	stop := context.AfterFunc(ctx, func() {
 		// Taking the lock first means a waiter is either before its check
