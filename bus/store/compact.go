@@ -59,7 +59,8 @@ func (s *Store) Compact(ctx context.Context) (int, error) {
 		}
 	}
 	if next > announced {
-		if _, err := s.kv.Put(ctx, compactKey, []byte(strconv.FormatUint(next, 10))); err != nil {
+		record := strconv.FormatUint(next, 10) + " " + strconv.FormatInt(int64(s.cfg.CompactGrace), 10)
+		if _, err := s.kv.Put(ctx, compactKey, []byte(record)); err != nil {
 			return removed, fmt.Errorf("store: compact: announce %d: %w", next, err)
 		}
 	}
@@ -74,9 +75,27 @@ func (s *Store) compactRecord(ctx context.Context) (uint64, time.Time, error) {
 		}
 		return 0, time.Time{}, fmt.Errorf("store: compact record: %w", err)
 	}
-	v, err := strconv.ParseUint(string(e.Value()), 10, 64)
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("store: compact record %q: %w", e.Value(), err)
+	v, _, ok := parseCompactRecord(e.Value())
+	if !ok {
+		return 0, time.Time{}, fmt.Errorf("store: compact record %q is malformed", e.Value())
 	}
 	return v, e.Created(), nil
+}
+
+// parseCompactRecord reads "<revision> <grace in ns>" (the grace is
+// optional, for records written before it was added).
+func parseCompactRecord(b []byte) (rev uint64, grace time.Duration, ok bool) {
+	revStr, graceStr, _ := strings.Cut(string(b), " ")
+	rev, err := strconv.ParseUint(revStr, 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	if graceStr != "" {
+		g, err := strconv.ParseInt(graceStr, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		grace = time.Duration(g)
+	}
+	return rev, grace, true
 }

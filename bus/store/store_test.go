@@ -365,7 +365,7 @@ func TestCompactionTooOld(t *testing.T) {
 	srv := bustest.Start(t)
 	s := open(t, srv, store.Config{TombstoneRetention: time.Millisecond, CompactGrace: 300 * time.Millisecond})
 	ctx := t.Context()
-	before, _ := s.Revision(ctx)
+	before, _ := s.Create(ctx, "k.first", []byte("x")) // a watch from 0 is never too old
 	rev, _ := s.Create(ctx, "k.gone", []byte("x"))
 	if _, err := s.Delete(ctx, "k.gone", rev, nil); err != nil {
 		t.Fatal(err)
@@ -388,7 +388,7 @@ func TestCompactionTooOld(t *testing.T) {
 		t.Fatalf("watch from below the announced compaction: got %v, want ErrTooOld", err)
 	}
 	var sawDelete bool
-	for range 2 { // the tombstone (the create was overwritten) and k.stays
+	for range 2 { // the tombstone (the create was overwritten) and k.stays; k.first is at "before"
 		if ev := next(t, live); ev.Type == store.Deleted && ev.Key == "k.gone" {
 			sawDelete = true
 		}

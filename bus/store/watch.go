@@ -83,7 +83,7 @@ func (w *Watcher) fail(err error) {
 // Watch delivers every change under prefix ("" for all) with a revision
 // above from, starting with those already stored (from 0: everything the
 // bucket holds; pass Revision() for "from now on"). It fails with ErrTooOld
-// when from is below the compaction revision.
+// when from is above 0 and below the compaction revision.
 func (s *Store) Watch(ctx context.Context, prefix string, from uint64) (*Watcher, error) {
 	filter, err := s.filter(prefix)
 	if err != nil {
@@ -93,7 +93,9 @@ func (s *Store) Watch(ctx context.Context, prefix string, from uint64) (*Watcher
 	if err != nil {
 		return nil, err
 	}
-	if from < compacted {
+	// A watch from 0 knows of no key yet, so no removed tombstone can
+	// matter to it.
+	if from > 0 && from < compacted {
 		return nil, fmt.Errorf("watch %s from %d (compacted to %d): %w", prefix, from, compacted, ErrTooOld)
 	}
 	filters := []string{filter}
@@ -145,6 +147,11 @@ func (w *Watcher) run(ctx context.Context, iter jetstream.MessagesContext, prefi
 		}
 		key := strings.TrimPrefix(m.Subject(), prefix)
 		if key == compactKey {
+			// The record carries the grace period of the compactor that
+			// wrote it, which may differ from this client's setting.
+			if _, g, ok := parseCompactRecord(m.Data()); ok && g > 0 {
+				grace = g
+			}
 			if late := time.Since(md.Timestamp); late > grace {
 				w.fail(fmt.Errorf("watch reached compaction at revision %d %s late: %w", md.Sequence.Stream, late.Round(time.Second), ErrTooOld))
 				return

@@ -78,8 +78,14 @@ func invalid(r *api.Resource, name string, errs field.ErrorList) error {
 }
 
 // encode stores obj's encoding, enforcing the size limit.
+// The stored encoding never carries a resourceVersion: the revision is the
+// store's, so obj's is cleared while it is encoded.
 func encode(obj runtime.Object) ([]byte, error) {
+	m := accessor(obj)
+	rv := m.GetResourceVersion()
+	m.SetResourceVersion("")
 	raw, err := api.Encode(obj)
+	m.SetResourceVersion(rv)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
@@ -313,9 +319,9 @@ var errRetry = errors.New("apiserver: retry")
 
 // remove deletes key at rev, leaving last in the tombstone.
 func (s *Server) remove(ctx context.Context, r *api.Resource, key, name string, rev uint64, last runtime.Object) (Result, error) {
-	raw, err := api.Encode(last)
+	raw, err := encode(last)
 	if err != nil {
-		return Result{}, apierrors.NewInternalError(err)
+		return Result{}, err
 	}
 	drev, err := s.store.Delete(ctx, key, rev, raw)
 	if errors.Is(err, store.ErrConflict) {

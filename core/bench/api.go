@@ -55,8 +55,8 @@ type WatchLatency struct {
 	// never saw because a newer value replaced them first (the store keeps
 	// one value per key; a watch promises the latest state, see
 	// docs/rationale.md).
-	Skipped int
-	P50, P99  time.Duration
+	Skipped  int
+	P50, P99 time.Duration
 }
 
 // APIResult is what RunAPI measured.
