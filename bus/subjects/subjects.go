@@ -12,6 +12,9 @@ const (
 	ObjectsBucket = "objects"
 	// LeasesBucket is the JetStream KV bucket for leader election leases.
 	LeasesBucket = "leases"
+	// NodePodsBucket is the per-node index of bound pods that node agents
+	// watch, keyed <node>.<namespace>.<name> (tokens escaped with Token).
+	NodePodsBucket = "nodepods"
 )
 
 // API is the subject of API server operation op ("create", "get", ...).

@@ -23,9 +23,10 @@ import (
 )
 
 type env struct {
-	conn *bus.Conn
-	c    *client.Client
-	srv  *apiserver.Server
+	conn     *bus.Conn
+	c        *client.Client
+	srv      *apiserver.Server
+	nodePods *store.Store
 }
 
 // start runs a real NATS server, an API server on it, and a client.
@@ -38,7 +39,11 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := apiserver.New(apiserver.Config{Store: st})
+	idx, err := store.Open(ctx, conn, store.Config{Bucket: subjects.NodePodsBucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := apiserver.New(apiserver.Config{Store: st, NodePods: idx})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +63,7 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{conn: conn, c: c, srv: srv}
+	return &env{conn: conn, c: c, srv: srv, nodePods: idx}
 }
 
 func pod(ns, name string) *corev1.Pod {

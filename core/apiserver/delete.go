@@ -76,6 +76,9 @@ func (s *Server) Delete(ctx context.Context, r *api.Resource, ns, name string, o
 			nrev, err := s.store.Update(ctx, key, raw, rev)
 			if err == nil {
 				accessor(next).SetResourceVersion(api.FormatRevision(nrev))
+				if r == api.Pods {
+					s.indexPod(ctx, next, raw, nrev, false)
+				}
 				if r == api.Namespaces {
 					// This replica refuses new content at once; others learn
 					// it from their watch a moment later, and the finalizer
@@ -293,6 +296,7 @@ func (s *Server) Bind(ctx context.Context, ns, name string, b *corev1.Binding, o
 			return Result{}, err
 		}
 		pod.ResourceVersion = api.FormatRevision(nrev)
+		s.indexPod(ctx, pod, raw, nrev, false)
 		return Result{Object: pod, Raw: raw, Revision: nrev}, nil
 	}
 }

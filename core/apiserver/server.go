@@ -18,6 +18,9 @@ import (
 
 type metav1Object = metav1.Object
 
+// NodeIndexRepairInterval is how often Run reconciles the node index.
+const NodeIndexRepairInterval = time.Minute
+
 // MaxObjectSize is the largest encoded object the server stores, as
 // etcd's default request limit in Kubernetes (1.5 MiB).
 const MaxObjectSize = 3 << 19
@@ -26,6 +29,9 @@ const MaxObjectSize = 3 << 19
 type Config struct {
 	// Store holds the cluster's objects.
 	Store *store.Store
+	// NodePods, if set, is the per-node index of bound pods that node
+	// agents watch (bucket subjects.NodePodsBucket); see NodePodKey.
+	NodePods *store.Store
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
 	// RootCA, if set, is published in every namespace as the
@@ -44,8 +50,9 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	// nsWake nudges the namespace finalizer after a namespace deletion.
-	nsWake chan struct{}
-	ns     nsCache
+	nsWake   chan struct{}
+	ns       nsCache
+	nodePods *store.Store
 }
 
 // New checks cfg and returns a Server. It starts nothing: call Run and the
@@ -63,7 +70,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CompactInterval == 0 {
 		cfg.CompactInterval = 5 * time.Minute
 	}
-	return &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, nsWake: make(chan struct{}, 1)}, nil
+	return &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, nsWake: make(chan struct{}, 1), nodePods: cfg.NodePods}, nil
 }
 
 // SystemNamespaces exist from the start, as in Kubernetes.
@@ -112,6 +119,8 @@ func (s *Server) Run(ctx context.Context) error {
 	defer compact.Stop()
 	sweep := time.NewTicker(2 * time.Second)
 	defer sweep.Stop()
+	repair := time.NewTicker(NodeIndexRepairInterval)
+	defer repair.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -121,6 +130,12 @@ func (s *Server) Run(ctx context.Context) error {
 				s.log.Warn("compact tombstones", "err", err)
 			} else if n > 0 {
 				s.log.Info("compacted tombstones", "removed", n)
+			}
+		case <-repair.C:
+			if n, err := s.RepairNodeIndex(ctx); err != nil {
+				s.log.Warn("repair node index", "err", err)
+			} else if n > 0 {
+				s.log.Info("repaired node index", "entries", n)
 			}
 		case <-s.nsWake:
 			s.finalizeNamespaces(ctx)

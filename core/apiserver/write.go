@@ -148,6 +148,9 @@ func (s *Server) Create(ctx context.Context, r *api.Resource, ns string, obj run
 		return Result{}, storeError(err, r, m.GetName())
 	}
 	m.SetResourceVersion(api.FormatRevision(rev))
+	if r == api.Pods {
+		s.indexPod(ctx, obj, raw, rev, false)
+	}
 	if r == api.Namespaces {
 		if err := s.ensureNamespaceContent(ctx, m.GetName()); err != nil {
 			s.log.Warn("namespace content", "namespace", m.GetName(), "err", err)
@@ -264,6 +267,9 @@ func (s *Server) Update(ctx context.Context, r *api.Resource, ns, name, subresou
 			return Result{}, storeError(err, r, name)
 		}
 		nm.SetResourceVersion(api.FormatRevision(rev))
+		if r == api.Pods {
+			s.indexPod(ctx, next, raw, rev, false)
+		}
 		return Result{Object: next, Raw: raw, Revision: rev}, nil
 	}
 }
@@ -331,5 +337,8 @@ func (s *Server) remove(ctx context.Context, r *api.Resource, key, name string, 
 		return Result{}, storeError(err, r, name)
 	}
 	accessor(last).SetResourceVersion(api.FormatRevision(drev))
+	if r == api.Pods {
+		s.indexPod(ctx, last, raw, drev, true)
+	}
 	return Result{Object: last, Raw: raw, Revision: drev}, nil
 }
