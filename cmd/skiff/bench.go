@@ -27,7 +27,7 @@ func benchCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				defer f.Close()
+				defer func() { _ = f.Close() }() // the profile is flushed by StopCPUProfile
 				if err := pprof.StartCPUProfile(f); err != nil {
 					return err
 				}

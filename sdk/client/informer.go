@@ -213,7 +213,7 @@ func (inf *Informer[T]) WaitForRevision(ctx context.Context, rev uint64) error {
 		// Taking the lock first means a waiter is either before its check
 		// of ctx or inside Wait, so it cannot miss this broadcast.
 		inf.mu.Lock()
-		inf.mu.Unlock()
+		inf.mu.Unlock() //nolint:staticcheck // SA2001: the empty critical section is the point (see above)
 		inf.revCond.Broadcast()
 	})
 	defer stop()
