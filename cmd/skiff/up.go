@@ -15,6 +15,9 @@ type planeFlags struct {
 	natsListen string
 	natsURL    string
 	apiListen  string
+	apiCert    string
+	apiKey     string
+	apiCA      string
 	verbose    bool
 }
 
@@ -22,24 +25,38 @@ func (f *planeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", ".skiff", "directory for cluster state and connection files")
 	cmd.Flags().StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", "address of the embedded NATS server")
 	cmd.Flags().StringVar(&f.natsURL, "nats-url", "", "use this external NATS server instead of embedding one")
-	cmd.Flags().StringVar(&f.apiListen, "api-listen", "127.0.0.1:6443", "HTTPS address of the Kubernetes API")
+	cmd.Flags().StringVar(&f.apiListen, "api-listen", "127.0.0.1:6443", `HTTPS address of the Kubernetes API ("" disables it, port 0 picks one)`)
+	cmd.Flags().StringVar(&f.apiCert, "api-cert-file", "", "serving certificate of the Kubernetes API (default: generated into <data-dir>/pki)")
+	cmd.Flags().StringVar(&f.apiKey, "api-key-file", "", "key of --api-cert-file")
+	cmd.Flags().StringVar(&f.apiCA, "api-ca-file", "", "CA bundle clients should trust with --api-cert-file (default: the certificate itself)")
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
 }
 
 func (f *planeFlags) config(cmd *cobra.Command, components []controlplane.Component) controlplane.Config {
 	return controlplane.Config{
-		DataDir:    f.dataDir,
-		NATSListen: f.natsListen,
-		NATSURL:    f.natsURL,
-		Components: components,
-		Logger:     logger(f.verbose),
+		DataDir:     f.dataDir,
+		NATSListen:  f.natsListen,
+		NATSURL:     f.natsURL,
+		APIListen:   f.apiListen,
+		APICertFile: f.apiCert,
+		APIKeyFile:  f.apiKey,
+		APICAFile:   f.apiCA,
+		Components:  components,
+		Logger:      logger(f.verbose),
 		Ready: func(in controlplane.Info) {
 			abs, _ := filepath.Abs(in.DataDir)
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "skiff: control plane ready\n")
 			fmt.Fprintf(out, "  NATS:         %s\n", in.NATSURL)
 			fmt.Fprintf(out, "  connection:   %s\n", filepath.Join(abs, controlplane.InfoFile))
-			fmt.Fprintf(out, "  HTTPS API:    %s (not served yet: the Kubernetes REST door is issue 4)\n", f.apiListen)
+			if in.APIURL != "" {
+				kc, _ := filepath.Abs(in.Kubeconfig)
+				fmt.Fprintf(out, "  HTTPS API:    %s\n", in.APIURL)
+				fmt.Fprintf(out, "  kubeconfig:   %s\n", kc)
+				fmt.Fprintf(out, "  try:          KUBECONFIG=%s kubectl get namespaces\n", kc)
+			} else {
+				fmt.Fprintf(out, "  HTTPS API:    off (--api-listen is empty)\n")
+			}
 			for _, c := range components {
 				fmt.Fprintf(out, "  component:    %s\n", c.Name)
 			}

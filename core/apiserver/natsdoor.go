@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/bus/subjects"
@@ -172,6 +173,17 @@ func (s *Server) serveNATS(ctx context.Context, req *bus.Msg) (*bus.Msg, error) 
 			return nil, err
 		}
 		res, err := s.Update(ctx, r, ns, name, sub, obj, opts)
+		if err != nil {
+			return nil, err
+		}
+		return objectReply(http.StatusOK, res.Raw, res.Revision), nil
+
+	case api.OpPatch:
+		var opts metav1.PatchOptions
+		if err := decodeOptions(h, &opts); err != nil {
+			return nil, err
+		}
+		res, err := s.Patch(ctx, r, ns, name, sub, types.PatchType(h.Get(api.HdrPatchType)), req.Data, opts)
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/skiffhq/skiff/bus/store"
 	"github.com/skiffhq/skiff/bus/subjects"
 	"github.com/skiffhq/skiff/core/apiserver"
+	"github.com/skiffhq/skiff/core/kubeapi"
 )
 
 // Component is something that runs beside the API server (scheduler,
@@ -35,6 +36,13 @@ type Config struct {
 	// NATSURL, if set, is an external NATS server to use instead of
 	// embedding one.
 	NATSURL string
+	// APIListen is where the Kubernetes REST API (HTTPS) listens; "" does
+	// not serve it. Port 0 picks a free port.
+	APIListen string
+	// APICertFile and APIKeyFile, if set, are the HTTPS serving certificate
+	// and key; otherwise a CA and certificate are generated into
+	// <DataDir>/pki. APICAFile is the bundle clients should trust then.
+	APICertFile, APIKeyFile, APICAFile string
 	// ObjectsHistory is the objects bucket's per-key history (default 1,
 	// see docs/rationale.md).
 	ObjectsHistory uint8
@@ -51,6 +59,10 @@ type Config struct {
 type Info struct {
 	NATSURL string `json:"natsURL"`
 	DataDir string `json:"dataDir"`
+	// APIURL is the Kubernetes REST API's https:// URL and Kubeconfig the
+	// kubeconfig written for it; both empty when it is not served.
+	APIURL     string `json:"apiURL,omitempty"`
+	Kubeconfig string `json:"kubeconfig,omitempty"`
 }
 
 // InfoFile is the connection file's name inside the data directory.
@@ -101,12 +113,32 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	srv, err := apiserver.New(apiserver.Config{Store: st, Logger: log.With("component", "apiserver")})
+	var pki *kubeapi.PKI
+	var rootCA []byte
+	if cfg.APIListen != "" {
+		pki, err = kubeapi.LoadPKI(kubeapi.PKIConfig{DataDir: cfg.DataDir, Listen: cfg.APIListen,
+			CertFile: cfg.APICertFile, KeyFile: cfg.APIKeyFile, CAFile: cfg.APICAFile})
+		if err != nil {
+			return err
+		}
+		rootCA = pki.CACert
+	}
+	srv, err := apiserver.New(apiserver.Config{Store: st, Logger: log.With("component", "apiserver"), RootCA: rootCA})
 	if err != nil {
 		return err
 	}
 	if err := srv.Bootstrap(ctx); err != nil {
 		return err
+	}
+	// The Kubernetes REST door (HTTPS), when asked for.
+	httpsReady := make(chan kubeapi.Endpoint, 1)
+	var https *kubeapi.Server
+	if cfg.APIListen != "" {
+		https, err = kubeapi.New(kubeapi.Config{Server: srv, Listen: cfg.APIListen, DataDir: cfg.DataDir, PKI: pki,
+			Logger: log.With("component", "kubeapi"), Ready: func(ep kubeapi.Endpoint) { httpsReady <- ep }})
+		if err != nil {
+			return err
+		}
 	}
 
 	ctx, stop := context.WithCancel(ctx)
@@ -134,19 +166,33 @@ func Run(ctx context.Context, cfg Config) error {
 		return srv.ServeNATS(ctx, conn, apiserver.NATSConfig{Ready: func() { close(natsReady) }})
 	})
 	run("apiserver", srv.Run)
+	if https != nil {
+		run("apiserver-https", https.Run)
+	} else {
+		httpsReady <- kubeapi.Endpoint{}
+	}
 	for _, c := range cfg.Components {
 		run(c.Name, func(ctx context.Context) error { return c.Run(ctx, conn) })
 	}
+	var ep kubeapi.Endpoint
+	ready := false
 	select {
 	case <-natsReady:
-		info := Info{NATSURL: url, DataDir: cfg.DataDir}
+		select {
+		case ep = <-httpsReady:
+			ready = true
+		case <-ctx.Done():
+		}
+	case <-ctx.Done():
+	}
+	if ready {
+		info := Info{NATSURL: url, DataDir: cfg.DataDir, APIURL: ep.URL, Kubeconfig: ep.Kubeconfig}
 		if err := writeInfo(cfg.DataDir, info); err != nil {
 			log.Error("write connection file", "err", err)
 			stop()
 		} else if cfg.Ready != nil {
 			cfg.Ready(info)
 		}
-	case <-ctx.Done():
 	}
 	<-ctx.Done()
 	wg.Wait()

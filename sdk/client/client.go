@@ -45,6 +45,7 @@ type request struct {
 	subresource string
 	options     any
 	body        []byte
+	patchType   string
 }
 
 // response is the API server's answer.
@@ -80,7 +81,11 @@ func (c *Client) do(ctx context.Context, q request) (*response, error) {
 			h.Set(api.HdrOptions, string(b))
 		}
 	}
-	if q.body != nil {
+	switch {
+	case q.patchType != "":
+		h.Set(api.HdrPatchType, q.patchType)
+		h.Set(api.HdrContentType, q.patchType)
+	case q.body != nil:
 		h.Set(api.HdrContentType, api.ContentTypeProtobuf)
 	}
 	m, err := c.conn.Request(ctx, &bus.Msg{Subject: subjects.API(string(q.op)), Header: h, Data: q.body})

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiffhq/skiff/sdk/api"
 )
@@ -132,6 +133,23 @@ func (t *Typed[T]) write(ctx context.Context, op api.Op, obj T, sub string, opts
 	q := request{op: op, r: t.r, ns: obj.GetNamespace(), subresource: sub, options: opts, body: body}
 	if op != api.OpCreate {
 		q.name = obj.GetName()
+	}
+	resp, err := t.c.do(ctx, q)
+	if err != nil {
+		return zero, err
+	}
+	out := newT[T](t.r)
+	return out, decodeObject(resp.msg, out)
+}
+
+// Patch applies a patch of patchType (types.MergePatchType,
+// types.StrategicMergePatchType or types.JSONPatchType) to ns/name, or to
+// its status when subresource is "status", and returns the result.
+func (t *Typed[T]) Patch(ctx context.Context, ns, name string, patchType types.PatchType, data []byte, opts metav1.PatchOptions, subresource ...string) (T, error) {
+	var zero T
+	q := request{op: api.OpPatch, r: t.r, ns: ns, name: name, options: opts, body: data, patchType: string(patchType)}
+	if len(subresource) > 0 {
+		q.subresource = subresource[0]
 	}
 	resp, err := t.c.do(ctx, q)
 	if err != nil {
