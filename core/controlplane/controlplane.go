@@ -113,6 +113,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	nodePods, err := store.Open(ctx, conn, store.Config{Bucket: subjects.NodePodsBucket, MaxValueSize: 2 << 20})
+	if err != nil {
+		return err
+	}
 	var pki *kubeapi.PKI
 	var rootCA []byte
 	if cfg.APIListen != "" {
@@ -123,7 +127,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		rootCA = pki.CACert
 	}
-	srv, err := apiserver.New(apiserver.Config{Store: st, Logger: log.With("component", "apiserver"), RootCA: rootCA})
+	srv, err := apiserver.New(apiserver.Config{Store: st, NodePods: nodePods, Logger: log.With("component", "apiserver"), RootCA: rootCA})
 	if err != nil {
 		return err
 	}
