@@ -15,6 +15,8 @@ const (
 	// NodePodsBucket is the per-node index of bound pods that node agents
 	// watch, keyed <node>.<namespace>.<name> (tokens escaped with Token).
 	NodePodsBucket = "nodepods"
+	// IPAllocBucket holds the ClusterIP allocations, one key per address.
+	IPAllocBucket = "ipalloc"
 )
 
 // API is the subject of API server operation op ("create", "get", ...).

@@ -43,7 +43,11 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := apiserver.New(apiserver.Config{Store: st, NodePods: idx})
+	ips, err := store.Open(ctx, conn, store.Config{Bucket: "ipalloc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := apiserver.New(apiserver.Config{Store: st, NodePods: idx, IPs: ips, APIEndpoint: "10.0.0.5:6443"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/skiffhq/skiff/bus/store"
 	"github.com/skiffhq/skiff/sdk/api"
@@ -29,6 +32,14 @@ const MaxObjectSize = 3 << 19
 type Config struct {
 	// Store holds the cluster's objects.
 	Store *store.Store
+	// IPs, if set, is where ClusterIP allocations are kept; without it
+	// Services get no ClusterIP.
+	IPs *store.Store
+	// ServiceCIDR is the ClusterIP range (default DefaultServiceCIDR).
+	ServiceCIDR string
+	// APIEndpoint, if set (host:port, not a loopback address), is published
+	// as the endpoint of the kubernetes Service in the default namespace.
+	APIEndpoint string
 	// NodePods, if set, is the per-node index of bound pods that node
 	// agents watch (bucket subjects.NodePodsBucket); see NodePodKey.
 	NodePods *store.Store
@@ -53,6 +64,7 @@ type Server struct {
 	nsWake   chan struct{}
 	ns       nsCache
 	nodePods *store.Store
+	ips      *ipAllocator
 }
 
 // New checks cfg and returns a Server. It starts nothing: call Run and the
@@ -70,7 +82,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CompactInterval == 0 {
 		cfg.CompactInterval = 5 * time.Minute
 	}
-	return &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, nsWake: make(chan struct{}, 1), nodePods: cfg.NodePods}, nil
+	ips, err := newIPAllocator(cfg.IPs, cfg.ServiceCIDR)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, nsWake: make(chan struct{}, 1), nodePods: cfg.NodePods, ips: ips}, nil
 }
 
 // SystemNamespaces exist from the start, as in Kubernetes.
@@ -88,6 +104,54 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 		if err := s.ensureNamespaceContent(ctx, name); err != nil {
 			return err
 		}
+	}
+	return s.ensureKubernetesService(ctx)
+}
+
+// ensureKubernetesService creates default/kubernetes, the Service clients
+// in pods use to reach the API server, on the first address of the service
+// range, with the API server as its endpoint when that is known.
+func (s *Server) ensureKubernetesService(ctx context.Context) error {
+	if s.ips == nil {
+		return nil
+	}
+	port := int32(443)
+	var eps *corev1.Endpoints
+	if s.cfg.APIEndpoint != "" {
+		host, p, err := net.SplitHostPort(s.cfg.APIEndpoint)
+		// Like kube-apiserver's advertise address, an endpoint cannot be a
+		// loopback address (Endpoints validation forbids it): on a laptop
+		// cluster the Service then has no endpoints.
+		ip := net.ParseIP(host)
+		if n, perr := strconv.Atoi(p); err == nil && perr == nil && ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
+			eps = &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault},
+				Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: host}},
+					Ports: []corev1.EndpointPort{{Name: "https", Port: int32(n), Protocol: corev1.ProtocolTCP}}}}}
+		}
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+		Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
+		Spec: corev1.ServiceSpec{ClusterIP: s.ips.first().String(),
+			Ports: []corev1.ServicePort{{Name: "https", Port: port, Protocol: corev1.ProtocolTCP}}}}
+	if eps != nil {
+		svc.Spec.Ports[0].TargetPort = intstr.FromInt32(eps.Subsets[0].Ports[0].Port)
+	}
+	if _, err := s.Create(ctx, api.Services, metav1.NamespaceDefault, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("apiserver: kubernetes service: %w", err)
+	}
+	if eps == nil {
+		return nil
+	}
+	cur, err := s.Get(ctx, api.EndpointsRes, metav1.NamespaceDefault, "kubernetes")
+	switch {
+	case apierrors.IsNotFound(err):
+		_, err = s.Create(ctx, api.EndpointsRes, metav1.NamespaceDefault, eps, metav1.CreateOptions{})
+	case err == nil:
+		eps.ResourceVersion = cur.(*corev1.Endpoints).ResourceVersion
+		_, err = s.Update(ctx, api.EndpointsRes, metav1.NamespaceDefault, "kubernetes", "", eps, metav1.UpdateOptions{})
+	}
+	if err != nil && !apierrors.IsConflict(err) {
+		return fmt.Errorf("apiserver: kubernetes endpoints: %w", err)
 	}
 	return nil
 }

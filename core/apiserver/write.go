@@ -97,7 +97,7 @@ func encode(obj runtime.Object) ([]byte, error) {
 
 // Create validates, defaults and stores a new object of resource r in
 // namespace ns (ignored for cluster-scoped resources).
-func (s *Server) Create(ctx context.Context, r *api.Resource, ns string, obj runtime.Object, opts metav1.CreateOptions) (Result, error) {
+func (s *Server) Create(ctx context.Context, r *api.Resource, ns string, obj runtime.Object, opts metav1.CreateOptions) (_ Result, rerr error) {
 	dry, err := isDryRun(opts.DryRun)
 	if err != nil {
 		return Result{}, err
@@ -135,6 +135,21 @@ func (s *Server) Create(ctx context.Context, r *api.Resource, ns string, obj run
 		if err := s.namespaceOpen(ctx, ns); err != nil {
 			return Result{}, err
 		}
+	}
+	if svc, ok := obj.(*corev1.Service); ok && !dry {
+		// An existing Service must be reported as such, not as a taken IP.
+		if _, err := s.store.Get(ctx, api.Key(r, ns, m.GetName())); err == nil {
+			return Result{}, apierrors.NewAlreadyExists(r.GroupResource(), m.GetName())
+		}
+		undo, err := s.assignClusterIP(ctx, svc)
+		if err != nil {
+			return Result{}, err
+		}
+		defer func() {
+			if rerr != nil {
+				undo()
+			}
+		}()
 	}
 	raw, err := encode(obj)
 	if err != nil {
@@ -311,6 +326,15 @@ func (s *Server) prepareUpdate(r *api.Resource, subresource string, next, cur ru
 		if r.Status {
 			copyField(next, cur, "Status")
 		}
+		if svc, ok := next.(*corev1.Service); ok {
+			old := cur.(*corev1.Service)
+			// As kube-apiserver: an update that leaves out the allocated
+			// ClusterIPs keeps them.
+			if svc.Spec.ClusterIP == "" && len(svc.Spec.ClusterIPs) == 0 && svc.Spec.Type == old.Spec.Type {
+				svc.Spec.ClusterIP, svc.Spec.ClusterIPs = old.Spec.ClusterIP, old.Spec.ClusterIPs
+				svc.Spec.IPFamilies, svc.Spec.IPFamilyPolicy = old.Spec.IPFamilies, old.Spec.IPFamilyPolicy
+			}
+		}
 		if specChanged(next, cur) {
 			nm.SetGeneration(cm.GetGeneration() + 1)
 		}
@@ -339,6 +363,9 @@ func (s *Server) remove(ctx context.Context, r *api.Resource, key, name string, 
 	accessor(last).SetResourceVersion(api.FormatRevision(drev))
 	if r == api.Pods {
 		s.indexPod(ctx, last, raw, drev, true)
+	}
+	if svc, ok := last.(*corev1.Service); ok {
+		s.releaseClusterIP(ctx, svc)
 	}
 	return Result{Object: last, Raw: raw, Revision: drev}, nil
 }

@@ -117,6 +117,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	ips, err := store.Open(ctx, conn, store.Config{Bucket: subjects.IPAllocBucket})
+	if err != nil {
+		return err
+	}
 	var pki *kubeapi.PKI
 	var rootCA []byte
 	if cfg.APIListen != "" {
@@ -127,7 +131,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		rootCA = pki.CACert
 	}
-	srv, err := apiserver.New(apiserver.Config{Store: st, NodePods: nodePods, Logger: log.With("component", "apiserver"), RootCA: rootCA})
+	srv, err := apiserver.New(apiserver.Config{Store: st, NodePods: nodePods, IPs: ips, APIEndpoint: cfg.APIListen,
+		Logger: log.With("component", "apiserver"), RootCA: rootCA})
 	if err != nil {
 		return err
 	}
