@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/core/controlplane"
+	"github.com/skiffhq/skiff/core/scheduler"
 )
 
 // planeFlags are the flags shared by up and server.
@@ -72,9 +75,14 @@ func upCmd() *cobra.Command {
 		Short: "Bring up a whole cluster on this machine (control plane and, as they land, scheduler, controllers and a local node)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// The scheduler, controller manager and local node agent plug in
-			// here as Components once they exist.
-			var components []controlplane.Component
+			// The controller manager and the local node agent plug in here
+			// as Components once they exist.
+			log := logger(f.verbose)
+			components := []controlplane.Component{
+				{Name: "scheduler", Run: func(ctx context.Context, conn *bus.Conn) error {
+					return scheduler.Serve(ctx, conn, scheduler.Config{Logger: log.With("component", "scheduler")})
+				}},
+			}
 			return controlplane.Run(cmd.Context(), f.config(cmd, components))
 		},
 	}

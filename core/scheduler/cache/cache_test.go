@@ -1,0 +1,263 @@
+package cache_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/skiffhq/skiff/core/scheduler/cache"
+	"github.com/skiffhq/skiff/core/scheduler/framework"
+)
+
+func node(name, zone string) *corev1.Node {
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{}},
+		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourcePods: resource.MustParse("110")}}}
+	if zone != "" {
+		n.Labels[corev1.LabelTopologyZone] = zone
+	}
+	return n
+}
+
+func pod(name, node string, cpu string) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name)},
+		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "c",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}}}}}
+}
+
+// view is what a snapshot says: per node, its pods and requested cpu.
+type nodeView struct {
+	Pods []string
+	CPU  int64
+}
+
+func view(s *cache.Snapshot) map[string]nodeView {
+	out := map[string]nodeView{}
+	for _, ni := range s.List() {
+		var pods []string
+		for _, p := range ni.Pods {
+			pods = append(pods, p.Pod.Name)
+		}
+		sort.Strings(pods)
+		out[ni.Name()] = nodeView{Pods: pods, CPU: ni.Requested.MilliCPU}
+	}
+	return out
+}
+
+func names(nis []*framework.NodeInfo) []string {
+	var out []string
+	for _, ni := range nis {
+		out = append(out, ni.Name())
+	}
+	return out
+}
+
+func TestAssumeConfirmForget(t *testing.T) {
+	c := cache.New()
+	c.AddNode(node("a", ""))
+	c.AddNode(node("b", ""))
+	s := cache.NewSnapshot()
+	p := pod("p", "", "1")
+	assumed := *p
+	assumed.Spec.NodeName = "a"
+	if err := c.AssumePod(framework.NewPodInfo(&assumed), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AssumePod(framework.NewPodInfo(&assumed), "a"); !errors.Is(err, cache.ErrAssumed) {
+		t.Fatalf("assume twice: %v", err)
+	}
+	c.UpdateSnapshot(s)
+	if d := cmp.Diff(map[string]nodeView{"a": {Pods: []string{"p"}, CPU: 1000}, "b": {}}, view(s)); d != "" {
+		t.Fatalf("after assume (-want +got):\n%s", d)
+	}
+	if !c.IsAssumed("p") {
+		t.Fatal("not assumed")
+	}
+	// The informer says it is bound to b (someone else's binding won).
+	bound := *p
+	bound.Spec.NodeName = "b"
+	c.AddPod(&bound)
+	if c.IsAssumed("p") {
+		t.Error("still assumed after the informer confirmed it")
+	}
+	if err := c.ForgetPod(&assumed); !errors.Is(err, cache.ErrNotAssumed) {
+		t.Errorf("forget a confirmed pod: %v", err)
+	}
+	c.UpdateSnapshot(s)
+	if d := cmp.Diff(map[string]nodeView{"a": {}, "b": {Pods: []string{"p"}, CPU: 1000}}, view(s)); d != "" {
+		t.Fatalf("after confirmation (-want +got):\n%s", d)
+	}
+	// Forgetting an assumed pod frees its node.
+	q := pod("q", "a", "2")
+	if err := c.AssumePod(framework.NewPodInfo(q), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ForgetPod(q); err != nil {
+		t.Fatal(err)
+	}
+	c.UpdateSnapshot(s)
+	if d := cmp.Diff(map[string]nodeView{"a": {}, "b": {Pods: []string{"p"}, CPU: 1000}}, view(s)); d != "" {
+		t.Fatalf("after forget (-want +got):\n%s", d)
+	}
+}
+
+func TestNodesWithoutObjects(t *testing.T) {
+	c := cache.New()
+	s := cache.NewSnapshot()
+	// A pod seen before its node: accounted, not listed.
+	c.AddPod(pod("early", "late", "1"))
+	c.UpdateSnapshot(s)
+	if len(s.List()) != 0 || s.Get("late") != nil {
+		t.Fatalf("a node without object is listed: %v", names(s.List()))
+	}
+	c.AddNode(node("late", ""))
+	c.UpdateSnapshot(s)
+	if d := cmp.Diff(map[string]nodeView{"late": {Pods: []string{"early"}, CPU: 1000}}, view(s)); d != "" {
+		t.Fatalf("once the node came (-want +got):\n%s", d)
+	}
+	// The node goes, its pod stays until removed.
+	c.RemoveNode("late")
+	c.UpdateSnapshot(s)
+	if len(s.List()) != 0 {
+		t.Fatalf("removed node listed: %v", names(s.List()))
+	}
+	if n, p, _ := c.Counts(); n != 0 || p != 1 {
+		t.Fatalf("counts %d nodes, %d pods", n, p)
+	}
+	c.RemovePod(pod("early", "late", "1"))
+	if n, p, _ := c.Counts(); n != 0 || p != 0 {
+		t.Fatalf("counts %d nodes, %d pods", n, p)
+	}
+}
+
+func TestZonesRoundRobin(t *testing.T) {
+	c := cache.New()
+	for _, n := range []*corev1.Node{node("a2", "a"), node("b1", "b"), node("a1", "a"), node("c1", "c"), node("a3", "a"), node("x", "")} {
+		c.AddNode(n)
+	}
+	s := cache.NewSnapshot()
+	c.UpdateSnapshot(s)
+	if d := cmp.Diff([]string{"x", "a1", "b1", "c1", "a2", "a3"}, names(s.List())); d != "" {
+		t.Errorf("order (-want +got):\n%s", d)
+	}
+}
+
+// TestSnapshotHammer changes the cache from several goroutines while
+// another keeps a snapshot up to date; at the end the incremental
+// snapshot must equal a fresh one, and the affinity lists must be right.
+func TestSnapshotHammer(t *testing.T) {
+	c := cache.New()
+	const nodes, writers, ops = 30, 4, 2000
+	for i := range nodes {
+		c.AddNode(node(fmt.Sprint("n", i), fmt.Sprint("z", i%3)))
+	}
+	s := cache.NewSnapshot()
+	stop := make(chan struct{})
+	var reader sync.WaitGroup
+	reader.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				c.UpdateSnapshot(s)
+				for _, ni := range s.List() {
+					_ = ni.Requested.MilliCPU + int64(len(ni.Pods))
+				}
+			}
+		}
+	})
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := range ops {
+				name := fmt.Sprintf("p%d-%d", w, rng.IntN(50))
+				p := pod(name, fmt.Sprint("n", rng.IntN(nodes)), "100m")
+				if rng.IntN(4) == 0 {
+					p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+						RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{TopologyKey: corev1.LabelHostname}}}}
+				}
+				switch rng.IntN(5) {
+				case 0, 1:
+					c.AddPod(p)
+				case 2:
+					c.RemovePod(p)
+				case 3:
+					_ = c.AssumePod(framework.NewPodInfo(p), p.Spec.NodeName)
+				case 4:
+					_ = c.ForgetPod(p)
+				}
+				if i%500 == 0 {
+					c.UpdateNode(node(fmt.Sprint("n", rng.IntN(nodes)), fmt.Sprint("z", rng.IntN(3))))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	reader.Wait()
+	c.UpdateSnapshot(s)
+	fresh := cache.NewSnapshot()
+	c.UpdateSnapshot(fresh)
+	if d := cmp.Diff(view(fresh), view(s)); d != "" {
+		t.Fatalf("incremental snapshot differs from a fresh one (-fresh +incremental):\n%s", d)
+	}
+	if d := cmp.Diff(names(fresh.List()), names(s.List())); d != "" {
+		t.Fatalf("order differs (-fresh +incremental):\n%s", d)
+	}
+	var want []string
+	for _, ni := range fresh.List() {
+		if len(ni.PodsWithRequiredAntiAffinity) > 0 {
+			want = append(want, ni.Name())
+		}
+		var cpu int64
+		for _, p := range ni.Pods {
+			cpu += p.Requests.MilliCPU
+		}
+		if cpu != ni.Requested.MilliCPU {
+			t.Errorf("%s: requested %dm, its pods %dm", ni.Name(), ni.Requested.MilliCPU, cpu)
+		}
+	}
+	got := names(s.WithRequiredAntiAffinity())
+	slices.Sort(want)
+	slices.Sort(got)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("nodes with anti-affinity pods (-want +got):\n%s", d)
+	}
+}
+
+func TestImagesAndNamespaces(t *testing.T) {
+	c := cache.New()
+	withImage := func(name string, images ...string) *corev1.Node {
+		n := node(name, "")
+		for _, img := range images {
+			n.Status.Images = append(n.Status.Images, corev1.ContainerImage{Names: []string{img}, SizeBytes: 100})
+		}
+		return n
+	}
+	c.AddNode(withImage("a", "x:1", "y:1"))
+	c.AddNode(withImage("b", "x:1"))
+	c.SetNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team", Labels: map[string]string{"team": "a"}}})
+	s := cache.NewSnapshot()
+	c.UpdateSnapshot(s)
+	if s.ImageNodes("x:1") != 2 || s.ImageNodes("y:1") != 1 || s.NamespaceLabels("team")["team"] != "a" {
+		t.Fatalf("images x %d y %d, namespace %v", s.ImageNodes("x:1"), s.ImageNodes("y:1"), s.NamespaceLabels("team"))
+	}
+	c.UpdateNode(withImage("a", "y:1"))
+	c.RemoveNode("b")
+	c.RemoveNamespace("team")
+	c.UpdateSnapshot(s)
+	if s.ImageNodes("x:1") != 0 || s.ImageNodes("y:1") != 1 || s.NamespaceLabels("team") != nil {
+		t.Fatalf("after changes: images x %d y %d, namespace %v", s.ImageNodes("x:1"), s.ImageNodes("y:1"), s.NamespaceLabels("team"))
+	}
+}

@@ -1,0 +1,26 @@
+// Package scheduler is Skiff's scheduler: it watches pods, nodes and
+// namespaces through informers, keeps its own cache of the nodes and the
+// pods assigned to them, queues the pods that wait for a node, and binds
+// each to the node its profile's plugins choose, through the API server.
+//
+// Simulate is the decision core on its own: the same scheduling cycles
+// over a cluster given as objects, with no API calls. Scheduler.Run is the
+// shell around it: informers feed the cache and the queue; one goroutine
+// runs scheduling cycles, one pod at a time; each placed pod is assumed in
+// the cache at once (so the next cycle sees it) and bound in its own
+// goroutine (the binding cycle: Permit wait, PreBind, Bind, PostBind); a
+// failed binding forgets the pod and requeues it. An unschedulable pod
+// gets a PodScheduled=False condition (reason Unschedulable and the
+// Kubernetes-style message) and a FailedScheduling event; a bound pod a
+// Scheduled event.
+//
+// Several replicas may run: a Lease (kube-system/skiff-scheduler by
+// default) elects one; the others keep their caches warm and take over
+// when the leader's lease lapses.
+//
+// Concurrency: Run owns every goroutine it starts (informers, the queue's
+// timer, status writers, the election, the scheduling loop and the
+// binding cycles) and returns once they have ended. The scheduling loop
+// alone uses the engine's snapshot; the cache and the queue have their own
+// locks and are never held together.
+package scheduler

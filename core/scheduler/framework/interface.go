@@ -1,0 +1,178 @@
+package framework
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// MaxNodeScore is the highest score a Score plugin gives a node once its
+// scores are normalized; MinNodeScore the lowest.
+const (
+	MaxNodeScore int64 = 100
+	MinNodeScore int64 = 0
+)
+
+// Plugin is what every scheduler plugin is. A plugin implements any of
+// the extension point interfaces below; a profile enables it at every
+// point it implements. Plugins are built once per profile (see Factory)
+// and called for many pods, concurrently across cycles (see the package
+// documentation), so per-pod data belongs in the CycleState.
+//
+// Errors: a plugin that fails (as opposed to rejecting a node or a pod)
+// returns an Error status; the framework turns it into a *PluginError and
+// the pod is retried after a back-off.
+type Plugin interface {
+	Name() string
+}
+
+// PreEnqueuePlugin decides whether a pod may enter the active queue at
+// all (scheduling gates). A non-success status keeps it waiting among the
+// unschedulable pods until it is updated.
+type PreEnqueuePlugin interface {
+	Plugin
+	PreEnqueue(ctx context.Context, pod *PodInfo) *Status
+}
+
+// PreFilterPlugin runs once per pod before Filter, over every node of the
+// snapshot. It may narrow the candidates (a non-nil PreFilterResult), skip
+// its own Filter for this pod (Skip), or reject the pod on every node
+// (Unschedulable, UnschedulableAndUnresolvable).
+type PreFilterPlugin interface {
+	Plugin
+	PreFilter(ctx context.Context, state *CycleState, pod *PodInfo, nodes []*NodeInfo) (*PreFilterResult, *Status)
+}
+
+// PreFilterResult restricts the nodes worth filtering. NodeNames nil
+// means all nodes.
+type PreFilterResult struct {
+	NodeNames map[string]struct{}
+}
+
+// FilterPlugin judges every candidate node of a pod in one call. statuses
+// has one entry per node, all nil on entry; the plugin sets the entry of
+// each node it rejects (Unschedulable or UnschedulableAndUnresolvable)
+// and leaves the others nil. The returned status is nil or Error: an
+// Error means the plugin could not judge and aborts the pod's cycle.
+type FilterPlugin interface {
+	Plugin
+	Filter(ctx context.Context, state *CycleState, pod *PodInfo, nodes []*NodeInfo, statuses []*Status) *Status
+}
+
+// PostFilterPlugin runs when no node passed Filter (preemption). It
+// receives the rejection of every node; a Success status with a nominated
+// node makes the pod retry there later.
+type PostFilterPlugin interface {
+	Plugin
+	PostFilter(ctx context.Context, state *CycleState, pod *PodInfo, rejected *Diagnosis) (*PostFilterResult, *Status)
+}
+
+// PostFilterResult names the node a PostFilter plugin made room on.
+type PostFilterResult struct {
+	NominatedNodeName string
+}
+
+// PreScorePlugin runs once per pod over the feasible nodes, before Score;
+// it may prepare state or return Skip to skip its Score for this pod.
+type PreScorePlugin interface {
+	Plugin
+	PreScore(ctx context.Context, state *CycleState, pod *PodInfo, nodes []*NodeInfo) *Status
+}
+
+// ScorePlugin scores every feasible node of a pod in one call: scores has
+// one zeroed entry per node. Scores are raw; a plugin that does not also
+// implement ScoreNormalizer must produce them in [MinNodeScore,
+// MaxNodeScore]. The framework multiplies them by the plugin's weight.
+type ScorePlugin interface {
+	Plugin
+	Score(ctx context.Context, state *CycleState, pod *PodInfo, nodes []*NodeInfo, scores []int64) *Status
+}
+
+// ScoreNormalizer is a ScorePlugin that maps its raw scores into
+// [MinNodeScore, MaxNodeScore] once every node is scored.
+type ScoreNormalizer interface {
+	ScorePlugin
+	NormalizeScore(ctx context.Context, state *CycleState, pod *PodInfo, nodes []*NodeInfo, scores []int64) *Status
+}
+
+// ReservePlugin is told when a node is chosen for a pod (Reserve, before
+// the binding starts) and when that choice is undone (Unreserve, after a
+// later step failed). Unreserve must be idempotent and must not fail.
+type ReservePlugin interface {
+	Plugin
+	Reserve(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string) *Status
+	Unreserve(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string)
+}
+
+// PermitPlugin approves (Success), denies (Unschedulable) or delays (Wait,
+// with a timeout) the binding of a pod to its node. A waiting pod is
+// allowed or rejected later through the Framework's WaitingPod; it is
+// rejected when the timeout passes.
+type PermitPlugin interface {
+	Plugin
+	Permit(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string) (*Status, time.Duration)
+}
+
+// PreBindPlugin prepares a binding (volumes, devices); a failure undoes
+// the reservation and retries the pod.
+type PreBindPlugin interface {
+	Plugin
+	PreBind(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string) *Status
+}
+
+// BindPlugin binds the pod to the node; Skip passes the pod to the next
+// binder. The first binder that does not skip decides.
+type BindPlugin interface {
+	Plugin
+	Bind(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string) *Status
+}
+
+// PostBindPlugin is told that a binding succeeded.
+type PostBindPlugin interface {
+	Plugin
+	PostBind(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string)
+}
+
+// EnqueueExtensions is implemented by plugins that can reject pods: it
+// names the cluster events after which a pod the plugin rejected may fit.
+// A rejected pod waits among the unschedulable pods until one of the
+// events registered by a plugin that rejected it happens (or until the
+// queue's periodic flush). A plugin that rejects pods without
+// implementing it makes them retry on every event.
+type EnqueueExtensions interface {
+	Plugin
+	EventsToRegister() []ClusterEvent
+}
+
+// Lister is the cluster a cycle sees: a snapshot of every node with its
+// pods, taken when the cycle starts. It is valid until the next cycle
+// starts; plugins that keep data past their cycle must copy it.
+type Lister interface {
+	// List returns every node, in the order the scheduler samples them.
+	List() []*NodeInfo
+	// Get returns one node, nil if unknown.
+	Get(name string) *NodeInfo
+	// WithAffinity and WithRequiredAntiAffinity return the nodes that
+	// have pods with pod (anti-)affinity terms, and with required
+	// anti-affinity terms.
+	WithAffinity() []*NodeInfo
+	WithRequiredAntiAffinity() []*NodeInfo
+	// NamespaceLabels returns the labels of a namespace (nil if unknown).
+	NamespaceLabels(ns string) labels.Set
+	// ImageNodes returns how many nodes report an image under name.
+	ImageNodes(name string) int
+}
+
+// Binder binds a pod to a node through the API server.
+type Binder interface {
+	Bind(ctx context.Context, namespace, name, node string) error
+}
+
+// Handle is what a plugin gets from its framework when it is built.
+type Handle interface {
+	// Binder binds pods (nil in simulations, which do not bind).
+	Binder() Binder
+	// WaitingPods lets Permit plugins allow or reject pods that wait.
+	WaitingPods() *WaitingPods
+}

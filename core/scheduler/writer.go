@@ -1,0 +1,198 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/skiffhq/skiff/sdk/client"
+)
+
+// writer writes what the scheduler tells users, off the scheduling path:
+// PodScheduled conditions and events. Writes queue up in bounded
+// channels; when one is full the write is dropped and counted (a pod's
+// condition is written again at its next failed attempt).
+type writer struct {
+	pods     *client.Typed[*corev1.Pod]
+	events   *client.Typed[*corev1.Event]
+	log      *slog.Logger
+	instance string
+
+	conds   chan condJob
+	evs     chan *corev1.Event
+	dropped atomic.Int64
+	seq     atomic.Uint64
+
+	// recent remembers the last warning per pod, so that a pod that keeps
+	// failing the same way gets one event a minute, not one per attempt
+	// (Kubernetes' event recorder aggregates them likewise).
+	mu     sync.Mutex
+	recent map[types.UID]sent
+	pruned time.Time
+}
+
+type sent struct {
+	msg string
+	at  time.Time
+}
+
+// repeatAfter is how long an identical warning about a pod is held back.
+const repeatAfter = time.Minute
+
+type condJob struct {
+	inf interface {
+		Get(ns, name string) (*corev1.Pod, bool)
+	}
+	pod    *corev1.Pod
+	reason string
+	msg    string
+}
+
+const writers = 4
+
+func newWriter(c *client.Client, log *slog.Logger, instance string) *writer {
+	return &writer{pods: client.For[*corev1.Pod](c), events: client.For[*corev1.Event](c), log: log, instance: instance,
+		conds: make(chan condJob, 4096), evs: make(chan *corev1.Event, 4096), recent: map[types.UID]sent{}}
+}
+
+// Run writes until ctx ends.
+func (w *writer) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case j := <-w.conds:
+					w.writeCondition(ctx, j)
+				case ev := <-w.evs:
+					if _, err := w.events.Create(ctx, ev, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
+						w.log.Debug("write event", "reason", ev.Reason, "pod", ev.InvolvedObject.Name, "err", err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// condition sets the pod's PodScheduled condition to False with reason
+// and msg (unless it already says so).
+func (w *writer) condition(inf interface {
+	Get(ns, name string) (*corev1.Pod, bool)
+}, pod *corev1.Pod, reason, msg string) {
+	select {
+	case w.conds <- condJob{inf: inf, pod: pod, reason: reason, msg: msg}:
+	default:
+		w.dropped.Add(1)
+	}
+}
+
+func (w *writer) writeCondition(ctx context.Context, j condJob) {
+	cur, ok := j.inf.Get(j.pod.Namespace, j.pod.Name)
+	for attempt := 0; attempt < 3; attempt++ {
+		if !ok || cur.UID != j.pod.UID || cur.Spec.NodeName != "" || cur.DeletionTimestamp != nil {
+			return // gone, replaced, bound or going
+		}
+		next, changed := withCondition(cur, j.reason, j.msg)
+		if !changed {
+			return
+		}
+		_, err := w.pods.UpdateStatus(ctx, next, metav1.UpdateOptions{})
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		if !apierrors.IsConflict(err) {
+			w.log.Debug("write pod condition", "pod", key(j.pod), "err", err)
+			return
+		}
+		cur, err = w.pods.Get(ctx, j.pod.Namespace, j.pod.Name)
+		ok = err == nil
+	}
+}
+
+// withCondition returns a copy of p with PodScheduled=False, reason and
+// msg, and whether that changes anything.
+func withCondition(p *corev1.Pod, reason, msg string) (*corev1.Pod, bool) {
+	now := metav1.NewTime(time.Now().UTC().Truncate(time.Second))
+	c := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: reason, Message: msg, LastTransitionTime: now}
+	next := p.DeepCopy()
+	for i, old := range next.Status.Conditions {
+		if old.Type != corev1.PodScheduled {
+			continue
+		}
+		if old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message {
+			return p, false
+		}
+		if old.Status == c.Status {
+			c.LastTransitionTime = old.LastTransitionTime
+		}
+		c.LastProbeTime = old.LastProbeTime
+		next.Status.Conditions[i] = c
+		return next, true
+	}
+	next.Status.Conditions = append(next.Status.Conditions, c)
+	return next, true
+}
+
+// event records an event about pod from the profile's scheduler. A
+// warning that repeats the last one about the pod within repeatAfter is
+// dropped.
+func (w *writer) event(pod *corev1.Pod, scheduler, typ, reason, action, msg string) {
+	now := time.Now()
+	if !w.fresh(pod.UID, typ, msg, now) {
+		return
+	}
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace,
+			Name: fmt.Sprintf("%s.%x%04x", pod.Name, now.UnixNano(), w.seq.Add(1)&0xffff)},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name,
+			UID: pod.UID, ResourceVersion: pod.ResourceVersion},
+		Reason: reason, Message: msg, Type: typ, Action: action,
+		Source:              corev1.EventSource{Component: scheduler},
+		EventTime:           metav1.NewMicroTime(now),
+		ReportingController: scheduler, ReportingInstance: scheduler + "-" + w.instance,
+	}
+	if len(ev.ReportingInstance) > 128 {
+		ev.ReportingInstance = ev.ReportingInstance[:128]
+	}
+	select {
+	case w.evs <- ev:
+	default:
+		w.dropped.Add(1)
+	}
+}
+
+// fresh reports whether an event is worth sending, and remembers
+// warnings. A normal event (the pod was bound) forgets the pod.
+func (w *writer) fresh(uid types.UID, typ, msg string, now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if typ != corev1.EventTypeWarning {
+		delete(w.recent, uid)
+		return true
+	}
+	if last, ok := w.recent[uid]; ok && last.msg == msg && now.Sub(last.at) < repeatAfter {
+		return false
+	}
+	if len(w.recent) >= 10_000 && now.Sub(w.pruned) >= repeatAfter {
+		w.pruned = now
+		for k, v := range w.recent {
+			if now.Sub(v.at) >= repeatAfter {
+				delete(w.recent, k)
+			}
+		}
+	}
+	w.recent[uid] = sent{msg: msg, at: now}
+	return true
+}
