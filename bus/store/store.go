@@ -56,6 +56,10 @@ type Config struct {
 	CompactGrace time.Duration
 	// Replicas is the bucket's JetStream replica count (1 for one server).
 	Replicas int
+	// MaxConsumers, if positive, is the most consumers (watchers, lists)
+	// the bucket allows at once. nats-server caps a stream at 1,000 unless
+	// this is set; buckets watched by every node need more.
+	MaxConsumers int
 }
 
 // Entry is one key's value at a revision.
@@ -114,6 +118,13 @@ func Open(ctx context.Context, conn *bus.Conn, cfg Config) (*Store, error) {
 	st, err := js.Stream(ctx, "KV_"+cfg.Bucket)
 	if err != nil {
 		return nil, fmt.Errorf("store: open bucket %s: %w", cfg.Bucket, err)
+	}
+	if cfg.MaxConsumers > 0 && st.CachedInfo().Config.MaxConsumers != cfg.MaxConsumers {
+		sc := st.CachedInfo().Config
+		sc.MaxConsumers = cfg.MaxConsumers
+		if st, err = js.UpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("store: bucket %s: max consumers: %w", cfg.Bucket, err)
+		}
 	}
 	return &Store{
 		cfg:    cfg,

@@ -255,8 +255,11 @@ func (s *Server) Update(ctx context.Context, r *api.Resource, ns, name, subresou
 			return Result{}, err
 		}
 		nm := accessor(next)
-		if nm.GetDeletionTimestamp() != nil && len(nm.GetFinalizers()) == 0 {
-			// The last finalizer is gone: the deletion completes now.
+		if nm.GetDeletionTimestamp() != nil && len(nm.GetFinalizers()) == 0 && !gracefulPending(cur) {
+			// The last finalizer is gone: the deletion completes now. (As
+			// Kubernetes' ShouldDeleteDuringUpdate: not while a graceful
+			// deletion is still running — a terminating pod's status writes
+			// must not remove it.)
 			if dry {
 				return Result{Object: next}, nil
 			}
@@ -342,6 +345,13 @@ func (s *Server) prepareUpdate(r *api.Resource, subresource string, next, cur ru
 		errs = validation.ValidateUpdate(next, cur)
 	}
 	return invalid(r, cm.GetName(), errs)
+}
+
+// gracefulPending reports whether obj is in a graceful deletion whose
+// grace period has not been cut to zero.
+func gracefulPending(obj runtime.Object) bool {
+	g := accessor(obj).GetDeletionGracePeriodSeconds()
+	return g != nil && *g > 0
 }
 
 // errRetry marks a compare-and-swap loss inside a multi-step write.

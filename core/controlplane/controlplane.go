@@ -113,7 +113,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	nodePods, err := store.Open(ctx, conn, store.Config{Bucket: subjects.NodePodsBucket, MaxValueSize: 2 << 20})
+	// Every node agent watches the node index: one consumer per node.
+	nodePods, err := store.Open(ctx, conn, store.Config{Bucket: subjects.NodePodsBucket, MaxValueSize: 2 << 20, MaxConsumers: 100_000})
 	if err != nil {
 		return err
 	}

@@ -148,13 +148,6 @@ func (w *worker) sync(ctx context.Context) (next time.Time, done bool) {
 	if gone || ctx.Err() != nil {
 		return next, false
 	}
-	// While a pod terminates, its status is not written: today the API
-	// server completes the deletion of an object without finalizers on any
-	// update once its deletionTimestamp is set, which would cut the grace
-	// period short (docs/nodes.md, "Known gaps").
-	if pod.DeletionTimestamp != nil {
-		in = nil
-	}
 	if err := w.report(ctx, in); err != nil {
 		if ctx.Err() == nil {
 			log.Warn("pod status", "err", err)
