@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/core/controlplane"
 	"github.com/skiffhq/skiff/core/scheduler"
+	"github.com/skiffhq/skiff/nodes"
 )
 
 // planeFlags are the flags shared by up and server.
@@ -69,24 +71,37 @@ func (f *planeFlags) config(cmd *cobra.Command, components []controlplane.Compon
 }
 
 func upCmd() *cobra.Command {
-	var f planeFlags
+	var (
+		f       planeFlags
+		runtime string
+	)
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Bring up a whole cluster on this machine (control plane and, as they land, scheduler, controllers and a local node)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// The controller manager and the local node agent plug in here
-			// as Components once they exist.
+			// The controller manager plugs in here as a Component once it
+			// exists.
 			log := logger(f.verbose)
+			out := cmd.OutOrStdout()
 			components := []controlplane.Component{
 				{Name: "scheduler", Run: func(ctx context.Context, conn *bus.Conn) error {
 					return scheduler.Serve(ctx, conn, scheduler.Config{Logger: log.With("component", "scheduler")})
 				}},
+				{Name: "node", Run: nodes.Local(nodes.Config{
+					Runtime:  runtime,
+					StateDir: filepath.Join(f.dataDir, "node"),
+					Logger:   log.With("component", "node"),
+					Ready: func(names []string, rt string) {
+						fmt.Fprintf(out, "  local node:   %s (runtime %s)\n", strings.Join(names, ", "), rt)
+					},
+				})},
 			}
 			return controlplane.Run(cmd.Context(), f.config(cmd, components))
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringVar(&runtime, "runtime", "", "runtime of the local node: containerd or simulated (default: containerd when it can run, else simulated)")
 	return cmd
 }
 
