@@ -363,7 +363,13 @@ func TestKubectl(t *testing.T) {
 		if h := headerOf(out); h != "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES" {
 			t.Fatalf("pod wide columns: %q", h)
 		}
-		wantIn(t, "get pods -o wide", out, "nginx", "0/1", "Pending")
+		// skiff up runs the scheduler and a local (simulated) node: the pod
+		// is scheduled and starts.
+		for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out, "Running") && time.Now().Before(deadline); {
+			time.Sleep(200 * time.Millisecond)
+			out = c.ok("-n", "demo", "get", "pods", "-o", "wide")
+		}
+		wantIn(t, "get pods -o wide", out, "nginx", "1/1", "Running", "10.88.")
 		if h := headerOf(c.ok("-n", "demo", "get", "pods")); h != "NAME READY STATUS RESTARTS AGE" {
 			t.Fatalf("pod columns: %q", h)
 		}
@@ -431,7 +437,7 @@ func TestKubectl(t *testing.T) {
 		out = c.ok("-n", "demo", "describe", "service", "my-service")
 		wantIn(t, "describe service", out, "my-service", "TargetPort:", "9376/TCP")
 		out = c.ok("-n", "demo", "describe", "pod", "nginx")
-		wantIn(t, "describe pod", out, "Name:", "nginx", "Status:", "Pending")
+		wantIn(t, "describe pod", out, "Name:", "nginx", "Status:", "Running", "Node:", "Scheduled")
 		out = c.ok("describe", "namespace", "demo")
 		wantIn(t, "describe namespace", out, "Name:", "demo", "Active")
 	})
