@@ -333,7 +333,13 @@ func TestKubectl(t *testing.T) {
 		if h := headerOf(out); h != "NAME READY UP-TO-DATE AVAILABLE AGE" {
 			t.Fatalf("deployment columns: %q", h)
 		}
-		wantIn(t, "get deployments", out, "nginx-deployment", "0/3")
+		// skiff up runs the controllers, scheduler and a local node: the
+		// Deployment becomes available.
+		for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out, "3/3") && time.Now().Before(deadline); {
+			time.Sleep(200 * time.Millisecond)
+			out = c.ok("-n", "demo", "get", "deployments")
+		}
+		wantIn(t, "get deployments", out, "nginx-deployment", "3/3")
 		out = c.ok("-n", "demo", "get", "deployments", "-o", "wide")
 		if h := headerOf(out); h != "NAME READY UP-TO-DATE AVAILABLE AGE CONTAINERS IMAGES SELECTOR" {
 			t.Fatalf("deployment wide columns: %q", h)
@@ -421,10 +427,10 @@ func TestKubectl(t *testing.T) {
 		if h := strings.Join(strings.Fields(next("header")), " "); h != "NAME READY UP-TO-DATE AVAILABLE AGE" {
 			t.Fatalf("watch header %q", h)
 		}
-		wantIn(t, "watch first row", next("first row"), "0/3")
+		wantIn(t, "watch first row", next("first row"), "nginx-deployment", "/3")
 		c.ok("-n", "demo", "patch", "deployment", "nginx-deployment", "--type=merge", "-p", `{"spec":{"replicas":7}}`)
 		for {
-			if l := next("the change"); strings.Contains(l, "0/7") {
+			if l := next("the change"); strings.Contains(l, "/7") {
 				break
 			}
 		}

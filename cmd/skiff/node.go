@@ -12,6 +12,7 @@ import (
 	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/core/controlplane"
 	"github.com/skiffhq/skiff/nodes"
+	"github.com/skiffhq/skiff/nodes/agent"
 )
 
 func nodeCmd() *cobra.Command {
@@ -91,7 +92,7 @@ func nodeCmd() *cobra.Command {
 	f.StringVar(&memory, "memory", "", "memory capacity (default: this machine's; 32Gi for simulated nodes)")
 	f.StringVar(&pods, "pods", "", "pod capacity (default 110)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "node InternalIP (default: this machine's first IPv4 address)")
-	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 10*time.Second, "how often the node Lease is renewed")
+	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", agent.DefaultHeartbeatInterval, "how often the node Lease is renewed (the node lifecycle controller marks a node lost after 8s without one)")
 	f.DurationVar(&cfg.StatusReportInterval, "status-report-interval", 5*time.Minute, "how often an unchanged node status is written anyway")
 	f.DurationVar(&backoffInit, "backoff-initial", 10*time.Second, "first restart back-off of crashing containers")
 	f.DurationVar(&backoffM, "backoff-max", 5*time.Minute, "longest restart back-off")

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/skiffhq/skiff/bus"
+	"github.com/skiffhq/skiff/core/controllers"
 	"github.com/skiffhq/skiff/core/controlplane"
 	"github.com/skiffhq/skiff/core/scheduler"
 	"github.com/skiffhq/skiff/nodes"
@@ -70,6 +72,19 @@ func (f *planeFlags) config(cmd *cobra.Command, components []controlplane.Compon
 	}
 }
 
+// leaderComponents are the control plane's leader-elected loops: every
+// replica runs them and one at a time is active.
+func leaderComponents(log *slog.Logger) []controlplane.Component {
+	return []controlplane.Component{
+		{Name: "scheduler", Run: func(ctx context.Context, conn *bus.Conn) error {
+			return scheduler.Serve(ctx, conn, scheduler.Config{Logger: log.With("component", "scheduler")})
+		}},
+		{Name: "controllers", Run: func(ctx context.Context, conn *bus.Conn) error {
+			return controllers.RunOn(ctx, conn, controllers.Config{Logger: log.With("component", "controllers")})
+		}},
+	}
+}
+
 func upCmd() *cobra.Command {
 	var (
 		f       planeFlags
@@ -77,26 +92,20 @@ func upCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Bring up a whole cluster on this machine (control plane and, as they land, scheduler, controllers and a local node)",
+		Short: "Bring up a whole cluster on this machine: control plane, scheduler, controllers and a local node",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// The controller manager plugs in here as a Component once it
-			// exists.
 			log := logger(f.verbose)
 			out := cmd.OutOrStdout()
-			components := []controlplane.Component{
-				{Name: "scheduler", Run: func(ctx context.Context, conn *bus.Conn) error {
-					return scheduler.Serve(ctx, conn, scheduler.Config{Logger: log.With("component", "scheduler")})
-				}},
-				{Name: "node", Run: nodes.Local(nodes.Config{
+			components := append(leaderComponents(log),
+				controlplane.Component{Name: "node", Run: nodes.Local(nodes.Config{
 					Runtime:  runtime,
 					StateDir: filepath.Join(f.dataDir, "node"),
 					Logger:   log.With("component", "node"),
 					Ready: func(names []string, rt string) {
 						fmt.Fprintf(out, "  local node:   %s (runtime %s)\n", strings.Join(names, ", "), rt)
 					},
-				})},
-			}
+				})})
 			return controlplane.Run(cmd.Context(), f.config(cmd, components))
 		},
 	}
@@ -109,10 +118,10 @@ func serverCmd() *cobra.Command {
 	var f planeFlags
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the control plane alone (API server over NATS, embedded NATS unless --nats-url)",
+		Short: "Run the control plane without a node (API servers, scheduler and controllers; embedded NATS unless --nats-url)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return controlplane.Run(cmd.Context(), f.config(cmd, nil))
+			return controlplane.Run(cmd.Context(), f.config(cmd, leaderComponents(logger(f.verbose))))
 		},
 	}
 	f.register(cmd)

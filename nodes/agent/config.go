@@ -16,10 +16,14 @@ import (
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
-// Defaults for Config, as the kubelet's.
+// Defaults for Config, as the kubelet's except the heartbeat: Skiff's node
+// lifecycle controller marks a node lost 8 s after its last heartbeat (so
+// that its pods are back elsewhere within 15 s, where Kubernetes takes
+// minutes), so agents renew their Lease every 2 s, a quarter of that, as
+// the kubelet renews every 10 s for a 40 s grace.
 const (
-	DefaultHeartbeatInterval    = 10 * time.Second
-	DefaultLeaseDuration        = 40 * time.Second
+	DefaultHeartbeatInterval    = 2 * time.Second
+	DefaultLeaseDuration        = 8 * time.Second
 	DefaultStatusInterval       = 10 * time.Second
 	DefaultStatusReportInterval = 5 * time.Minute
 	DefaultResyncInterval       = time.Minute
