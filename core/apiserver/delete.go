@@ -40,6 +40,10 @@ func (s *Server) Delete(ctx context.Context, r *api.Resource, ns, name string, o
 			return DeleteResult{}, apierrors.NewBadRequest(fmt.Sprintf("propagationPolicy %q is not one of Orphan, Background, Foreground", *p))
 		}
 	}
+	if opts.OrphanDependents != nil && opts.PropagationPolicy != nil {
+		return DeleteResult{}, invalid(r, name, field.ErrorList{field.Invalid(field.NewPath("orphanDependents"), *opts.OrphanDependents,
+			"orphanDependents and propagationPolicy cannot both be set")})
+	}
 	if g := opts.GracePeriodSeconds; g != nil && *g < 0 {
 		return DeleteResult{}, apierrors.NewBadRequest("gracePeriodSeconds must not be negative")
 	}
@@ -110,6 +114,8 @@ func (s *Server) Delete(ctx context.Context, r *api.Resource, ns, name string, o
 func (s *Server) deletionPlan(r *api.Resource, cur runtime.Object, opts metav1.DeleteOptions) (runtime.Object, bool) {
 	m := accessor(cur)
 	now := metav1.NewTime(s.now().UTC().Truncate(time.Second))
+	fin := gcFinalizers(m.GetFinalizers(), opts)
+	finChanged := !slices.Equal(fin, m.GetFinalizers())
 	switch o := cur.(type) {
 	case *corev1.Namespace:
 		if o.DeletionTimestamp == nil {
@@ -130,27 +136,67 @@ func (s *Server) deletionPlan(r *api.Resource, cur runtime.Object, opts metav1.D
 			grace = *opts.GracePeriodSeconds
 		}
 		if o.Spec.NodeName != "" && !terminal && grace > 0 {
-			if o.DeletionGracePeriodSeconds != nil && *o.DeletionGracePeriodSeconds <= grace {
+			if o.DeletionGracePeriodSeconds != nil && *o.DeletionGracePeriodSeconds <= grace && !finChanged {
 				return cur, true // already terminating at least as fast
 			}
 			next := o.DeepCopy()
-			at := metav1.NewTime(now.Add(time.Duration(grace) * time.Second))
-			next.DeletionTimestamp = &at
-			next.DeletionGracePeriodSeconds = &grace
+			next.Finalizers = fin
+			if o.DeletionGracePeriodSeconds == nil || *o.DeletionGracePeriodSeconds > grace {
+				at := metav1.NewTime(now.Add(time.Duration(grace) * time.Second))
+				next.DeletionTimestamp = &at
+				next.DeletionGracePeriodSeconds = &grace
+			}
 			return next, true
 		}
 	}
-	if len(m.GetFinalizers()) > 0 {
-		if m.GetDeletionTimestamp() != nil {
+	if len(fin) > 0 {
+		if m.GetDeletionTimestamp() != nil && !finChanged {
 			return cur, true
 		}
 		next := cur.DeepCopyObject()
 		nm := accessor(next)
-		nm.SetDeletionTimestamp(&now)
-		nm.SetDeletionGracePeriodSeconds(new(int64))
+		nm.SetFinalizers(fin)
+		if nm.GetDeletionTimestamp() == nil {
+			nm.SetDeletionTimestamp(&now)
+			nm.SetDeletionGracePeriodSeconds(new(int64))
+		}
 		return next, true
 	}
 	return cur, false
+}
+
+// gcFinalizers returns the object's finalizers adjusted for the deletion's
+// propagation policy, as kube-apiserver does: Orphan adds the "orphan"
+// finalizer and Foreground "foregroundDeletion" (the garbage collector
+// acts on them and removes them); Background adds neither. Without a
+// policy, orphanDependents decides, then a policy finalizer the object
+// already carries, then Background.
+func gcFinalizers(cur []string, opts metav1.DeleteOptions) []string {
+	policy := metav1.DeletePropagationBackground
+	switch {
+	case opts.PropagationPolicy != nil:
+		policy = *opts.PropagationPolicy
+	case opts.OrphanDependents != nil && *opts.OrphanDependents:
+		policy = metav1.DeletePropagationOrphan
+	case opts.OrphanDependents != nil:
+	case slices.Contains(cur, metav1.FinalizerOrphanDependents):
+		policy = metav1.DeletePropagationOrphan
+	case slices.Contains(cur, metav1.FinalizerDeleteDependents):
+		policy = metav1.DeletePropagationForeground
+	}
+	out := slices.DeleteFunc(slices.Clone(cur), func(f string) bool {
+		return f == metav1.FinalizerOrphanDependents || f == metav1.FinalizerDeleteDependents
+	})
+	switch policy {
+	case metav1.DeletePropagationOrphan:
+		out = append(out, metav1.FinalizerOrphanDependents)
+	case metav1.DeletePropagationForeground:
+		out = append(out, metav1.FinalizerDeleteDependents)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // DeleteCollection deletes every object of r in ns that matches the
