@@ -4,7 +4,7 @@ GO        ?= go
 LINT_VER  := v2.15.0
 DATA_DIR  ?= .skiff
 
-.PHONY: up test check build bench-api fmt
+.PHONY: up test test-containerd check build bench-api fmt
 
 ## up: bring up a cluster on this machine (embedded NATS) in ./.skiff
 up:
@@ -14,9 +14,16 @@ up:
 build:
 	$(GO) build -o bin/skiff ./cmd/skiff
 
-## test: every test of the repository
+## test: every test of the repository (installs containerd from Debian's
+## packages first when it is missing: the containerd runtime's tests need it)
 test:
+	./.ci/install-containerd.sh
 	$(GO) test -count=1 -timeout 20m ./...
+
+## test-containerd: the containerd runtime against a private daemon (root)
+test-containerd:
+	./.ci/install-containerd.sh
+	CI=true $(GO) test -count=1 -v ./nodes/runtime/containerd/
 
 ## check: formatting, vet, lint, tidy modules, clean tree
 check:

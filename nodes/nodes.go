@@ -23,6 +23,7 @@ import (
 	"github.com/skiffhq/skiff/bus/subjects"
 	"github.com/skiffhq/skiff/nodes/agent"
 	"github.com/skiffhq/skiff/nodes/lifecycle"
+	"github.com/skiffhq/skiff/nodes/runtime/containerd"
 	"github.com/skiffhq/skiff/nodes/runtime/simulated"
 	"github.com/skiffhq/skiff/sdk/client"
 )
@@ -32,10 +33,6 @@ const (
 	RuntimeSimulated  = "simulated"
 	RuntimeContainerd = "containerd"
 )
-
-// ErrContainerdNotImplemented is returned for Runtime "containerd" until
-// the containerd runtime lands.
-var ErrContainerdNotImplemented = errors.New("nodes: the containerd runtime is not implemented yet (use the simulated runtime)")
 
 // Config says which nodes to run. The zero value runs one node named
 // after this machine, on the best runtime available.
@@ -48,13 +45,18 @@ type Config struct {
 	Count      int
 	NamePrefix string
 	// Runtime is RuntimeSimulated, RuntimeContainerd, or "" for
-	// containerd when it can run and simulated otherwise (for now always
-	// simulated: see ErrContainerdNotImplemented).
+	// containerd when it can run (one node, StateDir set, the containerd
+	// binary installed, root, cgroups) and simulated otherwise.
 	Runtime string
 	// StateDir, if set, holds each node's state under <StateDir>/<node>:
-	// container logs, and the simulated runtime's state file, so that a
-	// restarted process re-adopts its pods. "" keeps nothing on disk.
+	// container logs, the simulated runtime's state file, and the
+	// containerd runtime's private daemon and network namespaces, so that
+	// a restarted process re-adopts its pods. "" keeps nothing on disk;
+	// the containerd runtime needs it.
 	StateDir string
+	// ContainerdAddress is the socket of an existing containerd daemon;
+	// "" starts a private one under StateDir.
+	ContainerdAddress string
 
 	// Labels, Taints, Capacity, Reserved, NodeIP: as in agent.Config, for
 	// every node. Simulated nodes default to 8 CPUs, 32Gi and 110 pods.
@@ -93,10 +95,11 @@ func Run(ctx context.Context, conn *bus.Conn, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	rtName, err := chooseRuntime(cfg)
+	rtName, why, err := chooseRuntime(cfg)
 	if err != nil {
 		return err
 	}
+	cfg.Runtime = rtName
 	names, err := nodeNames(cfg)
 	if err != nil {
 		return err
@@ -105,8 +108,8 @@ func Run(ctx context.Context, conn *bus.Conn, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Runtime == "" {
-		cfg.Logger.Info("runtime chosen", "runtime", rtName, "why", "containerd runtime not implemented yet")
+	if why != "" {
+		cfg.Logger.Info("runtime chosen", "runtime", rtName, "why", why)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -128,7 +131,7 @@ func Run(ctx context.Context, conn *bus.Conn, cfg Config) error {
 		if ctx.Err() != nil {
 			break
 		}
-		acfg, closeRT, err := nodeConfig(cfg, i, name, c, index)
+		acfg, closeRT, err := nodeConfig(ctx, cfg, i, name, c, index)
 		if err == nil {
 			var a *agent.Agent
 			var once sync.Once
@@ -198,19 +201,40 @@ func bind(ctx context.Context, conn *bus.Conn, log *slog.Logger) (*client.Client
 	}
 }
 
-func chooseRuntime(cfg Config) (string, error) {
+// chooseRuntime picks the runtime cfg asks for, and says why when it
+// chose for the caller.
+func chooseRuntime(cfg Config) (name, why string, err error) {
 	switch cfg.Runtime {
 	case RuntimeSimulated:
-		return RuntimeSimulated, nil
+		return RuntimeSimulated, "", nil
 	case RuntimeContainerd:
 		if cfg.Count > 0 {
-			return "", errors.New("nodes: many nodes in one process must use the simulated runtime")
+			return "", "", errors.New("nodes: many nodes in one process must use the simulated runtime")
 		}
-		return "", ErrContainerdNotImplemented
+		if cfg.StateDir == "" {
+			return "", "", errors.New("nodes: the containerd runtime needs a state dir (--state-dir) for its daemon and pods")
+		}
+		if cfg.ContainerdAddress == "" {
+			if err := containerd.CanRun(""); err != nil {
+				return "", "", fmt.Errorf("nodes: %w", err)
+			}
+		}
+		return RuntimeContainerd, "", nil
 	case "":
-		return RuntimeSimulated, nil
+		switch {
+		case cfg.Count > 0:
+			return RuntimeSimulated, "simulated nodes", nil
+		case cfg.StateDir == "":
+			return RuntimeSimulated, "containerd needs a state dir", nil
+		case cfg.ContainerdAddress != "":
+			return RuntimeContainerd, "containerd socket given", nil
+		}
+		if err := containerd.CanRun(""); err != nil {
+			return RuntimeSimulated, err.Error(), nil
+		}
+		return RuntimeContainerd, "containerd is installed and can run", nil
 	}
-	return "", fmt.Errorf("nodes: unknown runtime %q (want %s or %s)", cfg.Runtime, RuntimeSimulated, RuntimeContainerd)
+	return "", "", fmt.Errorf("nodes: unknown runtime %q (want %s or %s)", cfg.Runtime, RuntimeSimulated, RuntimeContainerd)
 }
 
 // nodeNames are the names of the nodes to run.
@@ -251,7 +275,7 @@ func nodeNames(cfg Config) ([]string, error) {
 const maxSimulated = 1 << 15
 
 // nodeConfig builds node i's agent configuration and runtime.
-func nodeConfig(cfg Config, i int, name string, c *client.Client, index *store.Store) (agent.Config, func(), error) {
+func nodeConfig(ctx context.Context, cfg Config, i int, name string, c *client.Client, index *store.Store) (agent.Config, func(), error) {
 	acfg := agent.Config{
 		Name: name, Client: c, NodePods: index,
 		Labels: cfg.Labels, Taints: cfg.Taints, Capacity: cfg.Capacity, Reserved: cfg.Reserved, NodeIP: cfg.NodeIP,
@@ -293,6 +317,15 @@ func nodeConfig(cfg Config, i int, name string, c *client.Client, index *store.S
 			interval = agent.DefaultHeartbeatInterval
 		}
 		acfg.HeartbeatOffset = time.Duration(i) * interval / time.Duration(cfg.Count)
+	}
+	if cfg.Runtime == RuntimeContainerd {
+		rt, err := containerd.New(ctx, containerd.Config{Address: cfg.ContainerdAddress, StateDir: dir,
+			Logger: cfg.Logger.With("runtime", "containerd")})
+		if err != nil {
+			return acfg, nil, fmt.Errorf("nodes: %w", err)
+		}
+		acfg.Runtime = rt
+		return acfg, func() { _ = rt.Close() }, nil
 	}
 	if dir != "" {
 		simCfg.StateFile = filepath.Join(dir, "simulated.json")

@@ -19,7 +19,7 @@ func TestUpPrintsAndStopsCleanly(t *testing.T) {
 	bin := buildSkiff(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	port := freePort(t)
-	p := startSkiff(t, bin, "", "up", "--data-dir", dataDir,
+	p := startSkiff(t, bin, "", "up", "--runtime", "simulated", "--data-dir", dataDir,
 		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", port),
 		"--api-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
 

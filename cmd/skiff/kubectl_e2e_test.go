@@ -169,7 +169,7 @@ func startKubectlCluster(t *testing.T) *kubectlCluster {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dir := filepath.Join(tmp, "data")
-	cmd := exec.Command(bin, "up", "--data-dir", dir, "--nats-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "up", "--runtime", "simulated", "--data-dir", dir, "--nats-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

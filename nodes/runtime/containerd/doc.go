@@ -1,0 +1,34 @@
+// Package containerd is the runtime.Runtime that runs pods for real on a
+// containerd 1.6 (or later) daemon through the containerd v2 Go client. It
+// is the only Skiff package that imports containerd.
+//
+// Daemon: with Config.Address set, the runtime uses that daemon. Otherwise
+// New starts a private daemon from the containerd binary on PATH, with its
+// own root, state, gRPC and ttrpc sockets under Config.StateDir and the CRI
+// plugin disabled (the agent does CRI's job), or reuses the private daemon
+// a previous process left answering on that socket. Close stops a daemon
+// New started; the containers keep running in their shims, and a daemon
+// started later on the same directory picks them up again.
+//
+// Model: everything lives in containerd's metadata store, in the
+// containerd namespace Config.Namespace ("skiff"), so that a restarted
+// agent finds it again by labels alone. A sandbox is a containerd
+// container record with no task (no pause container) whose labels hold
+// the pod's network namespace, host name and state; a pod's network
+// namespace is pinned under <StateDir>/netns and has loopback only (no
+// CNI yet: Sandbox.IP is ""). A container is a containerd container whose
+// task's output goes to ContainerConfig.LogPath through the shim, so logs
+// outlive the agent. The runtime's own labels (prefix "io.skiff.runtime/")
+// are never returned; the agent's are returned verbatim.
+//
+// Exits: an exited task is finalized the first time the runtime sees it
+// (in a List call or an event): its exit code, time and OOM verdict (the
+// /tasks/oom event, or the cgroup's oom_kill counter read before the task
+// is deleted) are written to the container's labels, then the task and its
+// shim are deleted. Exit state therefore survives agent and daemon
+// restarts.
+//
+// Concurrency: a *Runtime is safe for concurrent use. One mutex (finalize)
+// serialises finalization so that a task is deleted once; nothing else is
+// locked in the runtime, containerd's metadata store being the only state.
+package containerd
