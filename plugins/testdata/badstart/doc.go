@@ -1,0 +1,2 @@
+// Command badstart is a guest fixture whose module fails to instantiate (bad start function).
+package main

@@ -1,0 +1,2 @@
+// Command encbench is a guest fixture for measuring the ABI encodings.
+package main

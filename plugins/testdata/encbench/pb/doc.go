@@ -1,0 +1,2 @@
+// Package pb holds the protobuf messages of the encoding benchmark fixture.
+package pb

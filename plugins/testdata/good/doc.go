@@ -1,0 +1,2 @@
+// Command good is a well-behaved guest fixture for the host's tests.
+package main

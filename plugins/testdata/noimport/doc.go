@@ -1,0 +1,2 @@
+// Command noimport is a guest fixture whose module imports a host function that does not exist.
+package main
