@@ -1,8 +1,3 @@
-// Package runtimetest is the conformance suite every runtime.Runtime
-// passes: the contract of package runtime (states, exit codes, signals,
-// labels, events, errors, removal) checked against a real runtime. The
-// simulated runtime runs it in its tests; the containerd runtime will run
-// the same suite against a private containerd daemon.
 package runtimetest
 
 import (
