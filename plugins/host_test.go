@@ -134,7 +134,7 @@ func TestSettingsRefused(t *testing.T) {
 func TestHostileGuests(t *testing.T) {
 	for _, contextDeadlines := range []bool{false, true} {
 		t.Run(fmt.Sprint("ContextDeadlines=", contextDeadlines), func(t *testing.T) {
-			hostileGuests(t, plugins.Config{CallTimeout: 200 * time.Millisecond, MemoryLimit: 32 << 20, ContextDeadlines: contextDeadlines})
+			hostileGuests(t, plugins.Config{CallTimeout: 300 * time.Millisecond, MemoryLimit: 16 << 20, ContextDeadlines: contextDeadlines})
 		})
 	}
 }
@@ -149,8 +149,8 @@ func hostileGuests(t *testing.T, cfg plugins.Config) {
 		kind   plugins.Kind
 		detail string
 	}{
-		{"loop", abi.PointFilter, plugins.KindTimeout, "still running after 200ms"},
-		{"bomb", abi.PointFilter, plugins.KindMemory, "needed more than its 32 MiB"},
+		{"loop", abi.PointFilter, plugins.KindTimeout, "still running after 300ms"},
+		{"bomb", abi.PointFilter, plugins.KindMemory, "needed more than its 16 MiB"},
 		{"trap", abi.PointScore, plugins.KindTrap, "wasm error: unreachable"},
 		{"panic", abi.PointFilter, plugins.KindTrap, "panic: hostile guest panics"},
 		{"exit", abi.PointScore, plugins.KindTrap, "exited with code 3"},

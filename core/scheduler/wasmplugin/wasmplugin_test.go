@@ -76,7 +76,7 @@ func testPod(name, scheduler string, annotations map[string]string) *corev1.Pod 
 // (or is ignored for) only the pod that provoked it; every other pod is
 // scheduled, and the host counts each failure.
 func TestHostileGuestsInTheScheduler(t *testing.T) {
-	h := newHost(t, plugins.Config{CallTimeout: 200 * time.Millisecond, MemoryLimit: 32 << 20})
+	h := newHost(t, plugins.Config{CallTimeout: 500 * time.Millisecond, MemoryLimit: 16 << 20})
 	p := load(t, h, "hostile", hostilePkg, "ok")
 	reg := builtin.Registry()
 	wasmplugin.Register(reg, p)
