@@ -1,2 +1,10 @@
-// Command team is an example scheduler filter plugin, built with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared: it keeps only nodes whose team label matches the pod's skiff.dev/team annotation.
+// Command team is a Skiff scheduler plugin (Filter) that keeps each
+// team's pods on its own nodes: a pod annotated skiff.dev/team=<team>
+// may only go to nodes labelled team=<team>. Pods without the annotation
+// are not restricted.
+//
+// Settings (JSON, optional): {"annotation": "skiff.dev/team", "label":
+// "team"} (the defaults).
+//
+// Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o team.wasm .
 package main

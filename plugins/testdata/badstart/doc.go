@@ -1,2 +1,3 @@
-// Command badstart is a guest fixture whose module fails to instantiate (bad start function).
+// Command badstart is a guest whose start function (_initialize, which
+// runs package initialisation) panics, so it cannot be instantiated.
 package main

@@ -1,2 +1,3 @@
-// Command noimport is a guest fixture whose module imports a host function that does not exist.
+// Command noimport is a guest that cannot be instantiated: it imports a
+// function the host does not provide.
 package main

@@ -1,5 +1,3 @@
-// Command noimport is a guest that cannot be instantiated: it imports a
-// function the host does not provide.
 package main
 
 import "github.com/skiffhq/skiff/sdk/plugin"

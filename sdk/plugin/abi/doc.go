@@ -1,8 +1,10 @@
 // Package abi is the wire format between Skiff's WASM plugin host and its
 // guests, ABI version 1, as docs/abi.md specifies it: the records a host
 // writes into guest memory (a pod, its candidate nodes, the request that
-// frames them), the zero-copy views a guest reads them through, and the
-// responses a guest writes back (verdicts, scores, status, info).
+// frames them), the zero-copy views a guest reads them through, the
+// guest's node table (Table: a node's record is sent once, then named by
+// slot), and the responses a guest writes back (verdicts, scores, status,
+// info).
 //
 // Both sides import it: the host (plugins/, core/scheduler/wasmplugin)
 // encodes records and decodes responses; the guest SDK (sdk/plugin) reads
