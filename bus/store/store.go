@@ -83,26 +83,9 @@ type Store struct {
 // Open creates the bucket if it does not exist (or updates its settings)
 // and returns a Store on it.
 func Open(ctx context.Context, conn *bus.Conn, cfg Config) (*Store, error) {
-	if cfg.Bucket == "" {
-		return nil, errors.New("store: Config.Bucket is required")
-	}
-	if cfg.History == 0 {
-		cfg.History = DefaultHistory
-	}
-	if cfg.History > 64 {
-		return nil, fmt.Errorf("store: history %d is above JetStream's limit of 64", cfg.History)
-	}
-	if cfg.MaxValueSize == 0 {
-		cfg.MaxValueSize = DefaultMaxValueSize
-	}
-	if cfg.TombstoneRetention == 0 {
-		cfg.TombstoneRetention = DefaultTombstoneRetention
-	}
-	if cfg.CompactGrace == 0 {
-		cfg.CompactGrace = DefaultCompactGrace
-	}
-	if cfg.Replicas == 0 {
-		cfg.Replicas = 1
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	js := conn.JetStream()
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -126,22 +109,46 @@ func Open(ctx context.Context, conn *bus.Conn, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("store: bucket %s: max consumers: %w", cfg.Bucket, err)
 		}
 	}
-	return &Store{
-		cfg:    cfg,
-		st:     st,
-		js:     js,
-		kv:     kv,
-		stream: "KV_" + cfg.Bucket,
-		prefix: "$KV." + cfg.Bucket + ".",
-	}, nil
+	return newStore(cfg, js, kv, st), nil
+}
+
+// withDefaults checks cfg and fills its zero fields.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Bucket == "" {
+		return cfg, errors.New("store: Config.Bucket is required")
+	}
+	if cfg.History == 0 {
+		cfg.History = DefaultHistory
+	}
+	if cfg.History > 64 {
+		return cfg, fmt.Errorf("store: history %d is above JetStream's limit of 64", cfg.History)
+	}
+	if cfg.MaxValueSize == 0 {
+		cfg.MaxValueSize = DefaultMaxValueSize
+	}
+	if cfg.TombstoneRetention == 0 {
+		cfg.TombstoneRetention = DefaultTombstoneRetention
+	}
+	if cfg.CompactGrace == 0 {
+		cfg.CompactGrace = DefaultCompactGrace
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	return cfg, nil
+}
+
+func newStore(cfg Config, js jetstream.JetStream, kv jetstream.KeyValue, st jetstream.Stream) *Store {
+	return &Store{cfg: cfg, js: js, kv: kv, st: st, stream: "KV_" + cfg.Bucket, prefix: "$KV." + cfg.Bucket + "."}
 }
 
 // Bind returns a Store on an existing bucket without changing its
 // settings; it is what clients use. cfg.Bucket is required and the other
 // fields only set client-side checks and timings.
 func Bind(ctx context.Context, conn *bus.Conn, cfg Config) (*Store, error) {
-	if cfg.Bucket == "" {
-		return nil, errors.New("store: Config.Bucket is required")
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	js := conn.JetStream()
 	kv, err := js.KeyValue(ctx, cfg.Bucket)
@@ -152,16 +159,7 @@ func Bind(ctx context.Context, conn *bus.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: bind bucket %s: %w", cfg.Bucket, err)
 	}
-	if cfg.CompactGrace == 0 {
-		cfg.CompactGrace = DefaultCompactGrace
-	}
-	if cfg.MaxValueSize == 0 {
-		cfg.MaxValueSize = DefaultMaxValueSize
-	}
-	if cfg.TombstoneRetention == 0 {
-		cfg.TombstoneRetention = DefaultTombstoneRetention
-	}
-	return &Store{cfg: cfg, js: js, kv: kv, st: st, stream: "KV_" + cfg.Bucket, prefix: "$KV." + cfg.Bucket + "."}, nil
+	return newStore(cfg, js, kv, st), nil
 }
 
 var keyRE = regexp.MustCompile(`^[-/_=a-zA-Z0-9]+(\.[-/_=a-zA-Z0-9]+)*$`)

@@ -19,10 +19,6 @@ import (
 // RepairNodeIndex (run periodically by Run) fixes entries that a crash
 // between the two writes left behind.
 
-func nodeIndexValue(rev uint64, raw []byte) []byte { return api.EncodeNodePod(rev, raw) }
-
-func nodeIndexRev(v []byte) uint64 { return api.NodePodRevision(v) }
-
 // indexPod records a pod write (deleted: the pod is gone) in the node
 // index. Failures are logged, not returned: the object write succeeded and
 // the repair loop will converge the index.
@@ -47,17 +43,17 @@ func (s *Server) indexOne(ctx context.Context, key string, raw []byte, rev uint6
 			if deleted {
 				return nil
 			}
-			_, err = s.nodePods.Create(ctx, key, nodeIndexValue(rev, raw))
+			_, err = s.nodePods.Create(ctx, key, api.EncodeNodePod(rev, raw))
 		case err != nil:
 			return err
-		case nodeIndexRev(e.Value) > rev:
+		case api.NodePodRevision(e.Value) > rev:
 			return nil // a newer write of the pod got there first
 		case deleted:
 			_, err = s.nodePods.Delete(ctx, key, e.Revision, nil)
-		case nodeIndexRev(e.Value) == rev:
+		case api.NodePodRevision(e.Value) == rev:
 			return nil
 		default:
-			_, err = s.nodePods.Update(ctx, key, nodeIndexValue(rev, raw), e.Revision)
+			_, err = s.nodePods.Update(ctx, key, api.EncodeNodePod(rev, raw), e.Revision)
 		}
 		if err == nil || errors.Is(err, store.ErrNotFound) && deleted {
 			return nil
@@ -97,14 +93,14 @@ func (s *Server) RepairNodeIndex(ctx context.Context) (int, error) {
 		seen[e.Key] = true
 		it, ok := want[e.Key]
 		switch {
-		case !ok && nodeIndexRev(e.Value) <= pods.Revision:
+		case !ok && api.NodePodRevision(e.Value) <= pods.Revision:
 			// No such bound pod at the list's revision, and the entry is
 			// not newer than the list: stale.
 			if err := s.indexOne(ctx, e.Key, nil, pods.Revision, true); err != nil {
 				return changed, err
 			}
 			changed++
-		case ok && nodeIndexRev(e.Value) < it.Revision:
+		case ok && api.NodePodRevision(e.Value) < it.Revision:
 			if err := s.indexOne(ctx, e.Key, it.Raw, it.Revision, false); err != nil {
 				return changed, err
 			}
