@@ -81,6 +81,8 @@ var resources = []*Resource{
 		func() runtime.Object { return &appsv1.DaemonSet{} }, func() runtime.Object { return &appsv1.DaemonSetList{} }),
 	res("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, true, []string{"sts"},
 		func() runtime.Object { return &appsv1.StatefulSet{} }, func() runtime.Object { return &appsv1.StatefulSetList{} }),
+	res("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, false, nil,
+		func() runtime.Object { return &appsv1.ControllerRevision{} }, func() runtime.Object { return &appsv1.ControllerRevisionList{} }),
 	res("batch", "v1", "jobs", "job", "Job", true, true, nil,
 		func() runtime.Object { return &batchv1.Job{} }, func() runtime.Object { return &batchv1.JobList{} }),
 	res("batch", "v1", "cronjobs", "cronjob", "CronJob", true, true, []string{"cj"},
@@ -136,6 +138,7 @@ var (
 	ReplicaSets, _     = Lookup("apps", "replicasets")
 	DaemonSets, _      = Lookup("apps", "daemonsets")
 	StatefulSets, _    = Lookup("apps", "statefulsets")
+	ControllerRevs, _  = Lookup("apps", "controllerrevisions")
 	Jobs, _            = Lookup("batch", "jobs")
 	CronJobs, _        = Lookup("batch", "cronjobs")
 )
