@@ -86,7 +86,9 @@ func New(cfg Config) *Controller {
 // Run runs the reconcile loop until ctx ends.
 func (c *Controller) Run(ctx context.Context) error { return c.loop.Run(ctx) }
 
-func (c *Controller) enqueue(cj *batchv1.CronJob) { c.loop.Enqueue(reconcile.Key(cj.Namespace, cj.Name)) }
+func (c *Controller) enqueue(cj *batchv1.CronJob) {
+	c.loop.Enqueue(reconcile.Key(cj.Namespace, cj.Name))
+}
 
 func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, error) {
 	ns, name := reconcile.SplitKey(key)

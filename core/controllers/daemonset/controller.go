@@ -11,8 +11,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -136,7 +136,9 @@ func New(cfg Config) *Controller {
 // Run runs the reconcile loop until ctx ends.
 func (c *Controller) Run(ctx context.Context) error { return c.loop.Run(ctx) }
 
-func (c *Controller) enqueue(ds *appsv1.DaemonSet) { c.loop.Enqueue(reconcile.Key(ds.Namespace, ds.Name)) }
+func (c *Controller) enqueue(ds *appsv1.DaemonSet) {
+	c.loop.Enqueue(reconcile.Key(ds.Namespace, ds.Name))
+}
 
 func (c *Controller) enqueueAll() {
 	for _, ds := range c.dss.List("") {

@@ -108,7 +108,9 @@ func New(cfg Config) *Controller {
 // Run runs the reconcile loop until ctx ends.
 func (c *Controller) Run(ctx context.Context) error { return c.loop.Run(ctx) }
 
-func (c *Controller) enqueue(s *appsv1.StatefulSet) { c.loop.Enqueue(reconcile.Key(s.Namespace, s.Name)) }
+func (c *Controller) enqueue(s *appsv1.StatefulSet) {
+	c.loop.Enqueue(reconcile.Key(s.Namespace, s.Name))
+}
 
 func (c *Controller) owning(p *corev1.Pod) *appsv1.StatefulSet {
 	ref := owner.ControllerOf(p)
