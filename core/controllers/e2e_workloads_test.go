@@ -210,7 +210,7 @@ func TestCronJobFires(t *testing.T) {
 			SuccessfulJobsHistoryLimit: &one,
 			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "tick"}},
-				Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "tick"}}}}}}}}
+				Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "tick"}}}}}}}}
 	if _, err := client.For[*batchv1.CronJob](e.Client).Create(t.Context(), cj, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
