@@ -167,3 +167,101 @@ func TestJobName(t *testing.T) {
 		t.Fatalf("JobName = %s, want %s", got, want)
 	}
 }
+
+// TestRunScenarios runs a CronJob through simulated time: each sync is
+// one Decide; the next sync is at its RequeueAfter or when a Job ends
+// (its Job's update wakes the controller), whichever is first; Jobs run
+// for run= (default 1m) and succeed; the run ends at for= (default 1h).
+func TestRunScenarios(t *testing.T) {
+	scenario.Run(t, "testdata/run.txt", *update, func(t *testing.T, c *scenario.Case) string {
+		var cj *batchv1.CronJob
+		for _, l := range c.Input {
+			if w := strings.Fields(l); w[0] == "cj" {
+				cj = parseCronJob(t, w[1:])
+			}
+		}
+		runFor, err := time.ParseDuration(c.Arg("run", "1m"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total, err := time.ParseDuration(c.Arg("for", "1h"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := scenario.Now
+		if v := c.Arg("start", ""); v != "" {
+			now = at(t, v)
+		}
+		end := now.Add(total)
+		var jobs []*batchv1.Job
+		var out strings.Builder
+		for step := 0; step < 500 && !now.After(end); step++ {
+			// Jobs that ran long enough finish.
+			for _, j := range jobs {
+				if done, _ := finishedJob(j); !done && !now.Before(j.CreationTimestamp.Add(runFor)) {
+					ct := metav1.NewTime(j.CreationTimestamp.Add(runFor))
+					j.Status.CompletionTime = &ct
+					j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+				}
+			}
+			p := cronjob.Decide(cronjob.Input{CronJob: cj, Jobs: jobs, Now: now})
+			var did []string
+			for _, d := range p.Delete {
+				jobs = slicesDelete(jobs, d)
+				did = append(did, "delete "+d.Name)
+			}
+			if p.Status != nil {
+				cj.Status = *p.Status
+			}
+			if j := p.Create; j != nil {
+				j.UID = scenario.UID(j.Name)
+				j.CreationTimestamp = metav1.NewTime(now)
+				jobs = append(jobs, j)
+				cj.Status.Active = append(cj.Status.Active, cronjob.JobRef(j))
+				did = append(did, "create "+j.Name)
+			}
+			for _, e := range p.Events {
+				did = append(did, e.Reason)
+			}
+			if len(did) > 0 {
+				fmt.Fprintf(&out, "%s %s | %s\n", now.Format("15:04:05.0"), strings.Join(did, ", "), statusLine(&cj.Status))
+			}
+			next := time.Time{}
+			if p.RequeueAfter > 0 {
+				next = now.Add(p.RequeueAfter)
+			}
+			for _, j := range jobs {
+				if done, _ := finishedJob(j); !done {
+					if f := j.CreationTimestamp.Add(runFor); next.IsZero() || f.Before(next) {
+						next = f
+					}
+				}
+			}
+			if next.IsZero() {
+				out.WriteString("no more syncs\n")
+				break
+			}
+			now = next
+		}
+		return out.String()
+	})
+}
+
+func finishedJob(j *batchv1.Job) (bool, batchv1.JobConditionType) {
+	for _, c := range j.Status.Conditions {
+		if c.Status == corev1.ConditionTrue && (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) {
+			return true, c.Type
+		}
+	}
+	return false, ""
+}
+
+func slicesDelete(js []*batchv1.Job, d *batchv1.Job) []*batchv1.Job {
+	var out []*batchv1.Job
+	for _, j := range js {
+		if j.UID != d.UID {
+			out = append(out, j)
+		}
+	}
+	return out
+}
