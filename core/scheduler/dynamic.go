@@ -3,6 +3,7 @@ package scheduler
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -55,6 +56,7 @@ type dynamic struct {
 	seq    int
 	states map[string]*pluginState  // by Plugin name
 	built  map[string]*builtProfile // by SchedulerProfile name
+	retry  bool                     // a module fetch failed: reconcile again soon
 
 	refMu  sync.Mutex
 	loaded map[moduleKey]*module
@@ -77,6 +79,7 @@ type module struct {
 // pluginState is what this replica did with a Plugin's wanted version.
 type pluginState struct {
 	want    moduleKey // the spec last acted on
+	gen     int64     // its metadata.generation
 	active  *module   // the version serving, nil if none loaded
 	state   skiffv1alpha1.PluginState
 	message string
@@ -150,17 +153,30 @@ func (d *dynamic) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { d.reportLoop(ctx) })
+	retry := time.NewTicker(retryEvery)
+	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-d.kick:
 			d.reconcile(ctx)
+		case <-retry.C:
+			d.mu.Lock()
+			again := d.retry
+			d.mu.Unlock()
+			if again {
+				d.reconcile(ctx)
+			}
 		case g := <-d.idle:
 			d.unref(g.mods...)
 		}
 	}
 }
+
+// retryEvery is how often a version whose module could not be fetched
+// (not in the Object Store yet, NATS unreachable) is tried again.
+const retryEvery = 2 * time.Second
 
 // retire is a generation's idle hook; it may run on the scheduling
 // goroutine, so it hands the work to Run.
@@ -258,6 +274,7 @@ func (d *dynamic) reconcile(ctx context.Context) {
 // state changed.
 func (d *dynamic) syncPlugins(ctx context.Context) bool {
 	changed := false
+	d.retry = false
 	seen := map[string]bool{}
 	for _, p := range d.pluginInf.List() {
 		if p.Spec.Kind != skiffv1alpha1.KindScheduler {
@@ -270,6 +287,9 @@ func (d *dynamic) syncPlugins(ctx context.Context) bool {
 			d.states[p.Name] = st
 		}
 		st.policy = p.Spec.FailurePolicy
+		if st.gen != p.Generation {
+			st.gen, changed = p.Generation, true
+		}
 		want := moduleKey{plugin: p.Name, version: p.Spec.Version, digest: p.Spec.Digest, settings: settingsOf(&p.Spec)}
 		if st.want == want {
 			continue
@@ -277,7 +297,11 @@ func (d *dynamic) syncPlugins(ctx context.Context) bool {
 		st.want, changed = want, true
 		m, err := d.load(ctx, want)
 		if err != nil {
-			st.state, st.message = skiffv1alpha1.PluginRefused, err.Error()
+			st.state, st.message = skiffv1alpha1.PluginRefused, refusal(err)
+			var pe *plugins.Error
+			if !errors.As(err, &pe) {
+				st.want, d.retry = moduleKey{}, true // the module, not the version, failed: retry
+			}
 			serving := "none"
 			if st.active != nil {
 				serving = st.active.key.version
@@ -301,6 +325,15 @@ func (d *dynamic) syncPlugins(ctx context.Context) bool {
 		}
 	}
 	return changed
+}
+
+// refusal is the one-line reason a version did not load.
+func refusal(err error) string {
+	var pe *plugins.Error
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("%s: %s: %s", pe.Op, pe.Kind, pe.Detail)
+	}
+	return err.Error()
 }
 
 // buildProfiles (re)builds the SchedulerProfiles whose spec or modules

@@ -49,7 +49,7 @@ func (d *dynamic) entries(now time.Time) map[string]skiffv1alpha1.PluginReplicaS
 	d.mu.Lock()
 	out := make(map[string]skiffv1alpha1.PluginReplicaStatus, len(d.states))
 	for name, st := range d.states {
-		e := skiffv1alpha1.PluginReplicaStatus{Replica: d.s.cfg.Identity, State: st.state, Message: st.message,
+		e := skiffv1alpha1.PluginReplicaStatus{Replica: d.s.cfg.Identity, ObservedGeneration: st.gen, State: st.state, Message: st.message,
 			Updated: metav1.NewTime(now.UTC().Truncate(time.Second))}
 		if st.active != nil {
 			e.Version, e.Digest = st.active.key.version, st.active.key.digest
@@ -91,7 +91,8 @@ func (d *dynamic) report(ctx context.Context, urgent bool) {
 		d.reportMu.Lock()
 		last, ok := d.reported[name]
 		d.reportMu.Unlock()
-		moved := !ok || last.entry.Version != e.Version || last.entry.State != e.State || last.entry.Message != e.Message
+		moved := !ok || last.entry.Version != e.Version || last.entry.State != e.State || last.entry.Message != e.Message ||
+			last.entry.ObservedGeneration != e.ObservedGeneration
 		due := now.Sub(last.at) >= d.interval && (last.entry.Calls != e.Calls || last.entry.Errors != e.Errors)
 		if !moved && !due && !(urgent && !ok) {
 			continue
@@ -139,7 +140,7 @@ func mergeReplica(st *skiffv1alpha1.PluginStatus, e skiffv1alpha1.PluginReplicaS
 	slices.SortFunc(rs, func(a, b skiffv1alpha1.PluginReplicaStatus) int { return strings.Compare(a.Replica, b.Replica) })
 	st.Replicas = rs
 	if leading || st.State == "" {
-		st.Version, st.State, st.Message = e.Version, e.State, e.Message
+		st.ObservedGeneration, st.Version, st.State, st.Message = e.ObservedGeneration, e.Version, e.State, e.Message
 	}
 	st.Calls, st.Errors, st.P99Micros = 0, 0, 0
 	for _, r := range rs {

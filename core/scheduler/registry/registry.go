@@ -236,3 +236,35 @@ func versions(h []skiffv1alpha1.PluginVersion) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// ErrRefused is returned by WaitServing when the leading scheduler
+// refused the version.
+var ErrRefused = errors.New("refused by the scheduler")
+
+// WaitServing waits until the leading scheduler reports version of the
+// plugin as serving (nil), reports it refused (ErrRefused, with the
+// scheduler's reason), or ctx ends (ctx's error).
+func (r *Registry) WaitServing(ctx context.Context, name, version string) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		p, err := r.plugins.Get(ctx, "", name)
+		if err != nil {
+			return err
+		}
+		st := p.Status
+		if p.Spec.Version == version && st.ObservedGeneration >= p.Generation {
+			switch {
+			case st.State == skiffv1alpha1.PluginLoaded && st.Version == version:
+				return nil
+			case st.State == skiffv1alpha1.PluginRefused:
+				return fmt.Errorf("plugin %s %s %w: %s", name, version, ErrRefused, st.Message)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}

@@ -103,6 +103,9 @@ const (
 // PluginStatus is what the schedulers observe of a plugin: one entry per
 // scheduler replica, and a summary.
 type PluginStatus struct {
+	// ObservedGeneration is the metadata.generation of the spec that the
+	// leading replica's State describes.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// Version is the version the leading replica serves ("" if none).
 	Version string `json:"version,omitempty"`
 	// State is the leading replica's state of spec.version.
@@ -123,6 +126,8 @@ type PluginStatus struct {
 type PluginReplicaStatus struct {
 	// Replica is the scheduler replica's identity.
 	Replica string `json:"replica"`
+	// ObservedGeneration is the generation of the spec State describes.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// Version and Digest are what the replica serves.
 	Version string      `json:"version,omitempty"`
 	Digest  string      `json:"digest,omitempty"`
