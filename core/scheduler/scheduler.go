@@ -96,17 +96,17 @@ type Stats struct {
 
 // Scheduler schedules pods. Build it with New, run it with Run.
 type Scheduler struct {
-	cfg      Config
-	log      *slog.Logger
-	c        *client.Client
-	static   map[string]*framework.Framework // Config.Profiles, built
-	fwOpts   framework.Options
-	gen      atomic.Pointer[generation]
-	dyn      *dynamic // nil without Config.Modules
-	eng      *engine
-	queue    *queue.Queue
-	writer   *writer
-	elector  *leader.Elector
+	cfg     Config
+	log     *slog.Logger
+	c       *client.Client
+	static  map[string]*framework.Framework // Config.Profiles, built
+	fwOpts  framework.Options
+	gen     atomic.Pointer[generation]
+	dyn     *dynamic // nil without Config.Modules
+	eng     *engine
+	queue   *queue.Queue
+	writer  *writer
+	elector *leader.Elector
 
 	pods       *client.Informer[*corev1.Pod]
 	nodes      *client.Informer[*corev1.Node]
