@@ -13,6 +13,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/skiffhq/skiff/bus"
@@ -135,7 +136,9 @@ func expand(raw []byte) ([]*corev1.Pod, []string, error) {
 	if err != nil {
 		var tm metav1.TypeMeta
 		if json.Unmarshal(raw, &tm) == nil && tm.Kind != "" {
-			return nil, []string{tm.Kind}, nil // a kind Skiff does not serve
+			if _, served := api.LookupKind(schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind)); !served {
+				return nil, []string{tm.Kind}, nil // a kind Skiff does not serve
+			}
 		}
 		return nil, nil, err
 	}
