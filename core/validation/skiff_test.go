@@ -65,7 +65,11 @@ func TestValidateSkiffKinds(t *testing.T) {
 			p.Spec.Plugins[1].Name = "team"
 			return p
 		}(), []string{"spec.plugins[1].name"}},
-		{"profile point", func() runtime.Object { p := goodProfile(); p.Spec.Plugins[0].Points = []skiffv1alpha1.ExtensionPoint{"bind"}; return p }(), []string{"spec.plugins[0].points[0]"}},
+		{"profile point", func() runtime.Object {
+			p := goodProfile()
+			p.Spec.Plugins[0].Points = []skiffv1alpha1.ExtensionPoint{"bind"}
+			return p
+		}(), []string{"spec.plugins[0].points[0]"}},
 		{"profile weight", func() runtime.Object { p := goodProfile(); p.Spec.Plugins[1].Weight = 101; return p }(), []string{"spec.plugins[1].weight"}},
 		{"profile binder disabled", func() runtime.Object {
 			p := goodProfile()
