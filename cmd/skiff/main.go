@@ -42,7 +42,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(upCmd(), serverCmd(), withControllersBench(benchCmd()), kubeconfigCmd(), nodeCmd())
+	root.AddCommand(upCmd(), serverCmd(), withControllersBench(benchCmd()), kubeconfigCmd(), nodeCmd(), pluginCmd(), planCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "skiff:", err)
 		os.Exit(1)
