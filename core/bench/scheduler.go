@@ -123,6 +123,7 @@ func RunScheduler(ctx context.Context, cfg SchedulerConfig) (SchedulerResult, er
 			loaded = append(loaded, p)
 		}
 		wasmplugin.Register(reg, loaded...)
+		fmt.Fprintf(out, "plugins loaded; peak RSS so far %.0f MB\n", float64(peakRSS())/(1<<20))
 	} else {
 		builtinPolicy(reg)
 	}
@@ -248,6 +249,7 @@ func RunScheduler(ctx context.Context, cfg SchedulerConfig) (SchedulerResult, er
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
+	fmt.Fprintf(out, "peak RSS before the pods %.0f MB\n", float64(peakRSS())/(1<<20))
 	fmt.Fprintf(out, "scheduler ready; creating %d pods with %d clients (%s policy)\n", cfg.Pods, cfg.Clients, policyName(cfg.WASM))
 
 	// The measured phase.
