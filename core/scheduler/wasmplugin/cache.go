@@ -60,11 +60,6 @@ func (pl *Plugin) lookup(serial uint64, score bool, key []byte) *answers {
 	return a
 }
 
-// hit reports whether a holds an answer for rec.
-func (a *answers) hit(rec plugins.NodeRecord) bool {
-	return int(rec.Slot) < len(a.rev) && a.rev[rec.Slot] == rec.Rev
-}
-
 // grow makes room for slot.
 func (a *answers) grow(slot uint32, score bool) {
 	if int(slot) < len(a.rev) {
@@ -94,13 +89,13 @@ func (pl *Plugin) misses(b *batch, info plugins.Info, score bool, hit func(a *an
 	a := pl.lookup(info.Serial, score, key)
 	var missed []*framework.NodeInfo
 	for i, ni := range all {
-		rec := pl.nodeRecord(ni, info.NodeFields).rec
-		if a.hit(rec) {
-			hit(a, i, rec.Slot)
+		e := pl.nodeRecord(ni, info.NodeFields)
+		if slot := e.rec.Slot; int(slot) < len(a.rev) && a.rev[slot] == e.rec.Rev {
+			hit(a, i, slot)
 			continue
 		}
 		b.idx = append(b.idx, i)
-		miss = append(miss, rec)
+		miss = append(miss, e.rec)
 	}
 	b.recs = miss
 	if len(b.idx) > 0 {

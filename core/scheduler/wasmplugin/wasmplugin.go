@@ -36,8 +36,11 @@ func Register(r framework.Registry, ps ...*plugins.Plugin) {
 }
 
 // Factory returns the framework factory of p. The plugin it builds
-// implements Filter, Score or both, as p's active version does.
+// implements Filter, Score or both, as p's active version does. The
+// plugins one factory builds share their caches (of node records and
+// answers).
 func Factory(p *plugins.Plugin) framework.Factory {
+	shared := newCaches()
 	return func(args any, _ framework.Handle) (framework.Plugin, error) {
 		a, err := framework.DecodeArgs(args, Args{})
 		if err != nil {
@@ -54,7 +57,7 @@ func Factory(p *plugins.Plugin) framework.Factory {
 		if info.Version == "" {
 			return nil, fmt.Errorf("wasm plugin %s: %w", p.Name(), plugins.ErrClosed)
 		}
-		pl := New(p, a.FailurePolicy)
+		pl := newPlugin(p, a.FailurePolicy, shared)
 		switch {
 		case info.Filter && info.Score:
 			return &filterScorePlugin{pl}, nil
@@ -76,19 +79,29 @@ type Plugin struct {
 	policy FailurePolicy
 	events []framework.ClusterEvent
 
+	*caches
+	scratch sync.Pool // *batch
+}
+
+// caches are what an adapter keeps between calls: node records and their
+// slots, answers of a pure plugin, statuses. The Plugins one Factory
+// builds (one per profile build, as profiles are rebuilt on a swap or
+// for a simulation) share them, so that a rebuilt profile starts warm.
+type caches struct {
 	mu       sync.Mutex
 	nodes    nodeTable
 	calls    uint64 // batches encoded, for eviction
 	statuses map[statusKey]*framework.Status
 	answers  answerCache
-	enc      []byte // scratch for encoding a node record
-
-	scratch sync.Pool // *batch
 }
 
+func newCaches() *caches { return &caches{statuses: map[statusKey]*framework.Status{}} }
+
 // New adapts p with the failure policy; Factory is what profiles use.
-func New(p *plugins.Plugin, policy FailurePolicy) *Plugin {
-	pl := &Plugin{p: p, policy: policy, statuses: map[statusKey]*framework.Status{}}
+func New(p *plugins.Plugin, policy FailurePolicy) *Plugin { return newPlugin(p, policy, newCaches()) }
+
+func newPlugin(p *plugins.Plugin, policy FailurePolicy, c *caches) *Plugin {
+	pl := &Plugin{p: p, policy: policy, caches: c}
 	pl.scratch.New = func() any { return &batch{pl: pl} }
 	pl.events = eventsFor(p.Info().NodeFields)
 	return pl
