@@ -198,16 +198,20 @@ func (t *nodeTable) evict(now uint64) {
 
 // nodeRecord returns ni's entry with its record for fields, from the
 // cache when ni is the NodeInfo, generation and node object it was
-// encoded from. NodeInfos of generation 0 (made outside the scheduler's
-// cache) are encoded every time. A record encoded anew that has the same
+// encoded from, or, for a record without resources, the node object.
+// Other NodeInfos of generation 0 (made outside the scheduler's cache)
+// are encoded every time. A record encoded anew that has the same
 // bytes as before keeps its Rev, so the guests' node tables and the
 // answer cache stay valid (a team filter reading only labels does not
 // see the pods a node runs). pl.mu must be held.
 func (pl *Plugin) nodeRecord(ni *framework.NodeInfo, fields abi.Fields) *nodeEntry {
 	t := &pl.nodes
 	e := t.entry(ni)
-	if e.gen == ni.Generation && e.node == ni.Node() && e.fields == fields && ni.Generation != 0 && e.rec.Rev != 0 {
-		e.used = pl.calls
+	if e.node == ni.Node() && e.fields == fields && e.rec.Rev != 0 &&
+		((e.gen == ni.Generation && ni.Generation != 0) || (fields&abi.FieldResources == 0 && e.gen != -1)) {
+		// The same generation, or a record of the node object alone
+		// (without resources, it does not change with the node's pods).
+		e.gen, e.used = ni.Generation, pl.calls
 		return e
 	}
 	var n abi.Node

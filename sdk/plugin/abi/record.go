@@ -2,7 +2,6 @@ package abi
 
 import (
 	"cmp"
-	"maps"
 	"slices"
 )
 
@@ -163,7 +162,12 @@ func (w *recWriter) kvs(at int, m map[string]string) {
 	if len(m) == 0 {
 		return
 	}
-	keys := slices.Sorted(maps.Keys(m))
+	var buf [16]string
+	keys := buf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	off := w.list(at, len(keys), kvSize)
 	for i, k := range keys {
 		e := off + i*kvSize
