@@ -142,6 +142,10 @@ func (w *worker) sync(ctx context.Context) (next time.Time, done bool) {
 		}
 	}
 	if plan.Done {
+		if err := a.removeVolumes(w.uid); err != nil {
+			log.Warn("remove pod volumes", "err", err)
+			return retryAt, false
+		}
 		return time.Time{}, true
 	}
 	next = earliest(plan.WakeAt, time.Now().Add(a.cfg.ResyncInterval))

@@ -304,6 +304,15 @@ func (r *Runtime) Close() error {
 	return r.closeErr
 }
 
+// PodCIDR is the pod range of the generated bridge network ("" when
+// Config.CNIConfList replaced it).
+func (r *Runtime) PodCIDR() string {
+	if r.cfg.CNIConfList != nil {
+		return ""
+	}
+	return r.cfg.PodCIDR
+}
+
 // ctx puts the runtime's namespace on ctx.
 func (r *Runtime) ctx(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, r.cfg.Namespace)
