@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"golang.org/x/sys/unix"
 
 	"github.com/skiffhq/skiff/nodes/runtime"
 )
