@@ -112,7 +112,7 @@ func BusyboxImage() (v1.Image, error) {
 	_ = tw.WriteHeader(&tar.Header{Name: "tmp/", Mode: 0o1777, Typeflag: tar.TypeDir})
 	_ = tw.WriteHeader(&tar.Header{Name: "bin/busybox", Mode: 0o755, Size: int64(len(bb)), Typeflag: tar.TypeReg})
 	_, _ = tw.Write(bb)
-	for _, a := range []string{"sh", "sleep", "wget", "cat", "echo", "dd", "true", "pwd", "httpd", "ls", "stat", "env", "nc", "ip", "touch", "mount", "id", "head"} {
+	for _, a := range []string{"sh", "sleep", "wget", "cat", "echo", "dd", "true", "pwd", "httpd", "ls", "stat", "env", "nc", "ip", "touch", "mount", "id", "head", "rm", "grep", "mkdir"} {
 		_ = tw.WriteHeader(&tar.Header{Name: "bin/" + a, Linkname: "busybox", Mode: 0o777, Typeflag: tar.TypeSymlink})
 	}
 	if err := tw.Close(); err != nil {
