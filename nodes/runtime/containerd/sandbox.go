@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -129,9 +131,14 @@ func (r *Runtime) sandbox(ctx context.Context, id string) (containers.Container,
 	return r.record(ctx, id, kindSandbox)
 }
 
-// records lists the records of a kind.
-func (r *Runtime) records(ctx context.Context, kind string) ([]containers.Container, error) {
-	cs, err := r.client.ContainerService().List(r.ctx(ctx), fmt.Sprintf("labels.%q==%s", labelKind, kind))
+// records lists the records of a kind whose labels include match (the
+// metadata store filters them).
+func (r *Runtime) records(ctx context.Context, kind string, match map[string]string) ([]containers.Container, error) {
+	filter := fmt.Sprintf("labels.%q==%s", labelKind, kind)
+	for _, k := range slices.Sorted(maps.Keys(match)) {
+		filter += fmt.Sprintf(",labels.%q==%q", k, match[k])
+	}
+	cs, err := r.client.ContainerService().List(r.ctx(ctx), filter)
 	if err != nil {
 		return nil, fmt.Errorf("containerd: list %ss: %w", kind, err)
 	}
@@ -140,7 +147,7 @@ func (r *Runtime) records(ctx context.Context, kind string) ([]containers.Contai
 
 // ListSandboxes implements runtime.Runtime.
 func (r *Runtime) ListSandboxes(ctx context.Context, match map[string]string) ([]runtime.Sandbox, error) {
-	recs, err := r.records(ctx, kindSandbox)
+	recs, err := r.records(ctx, kindSandbox, match)
 	if err != nil {
 		return nil, err
 	}
@@ -155,17 +162,7 @@ func (r *Runtime) ListSandboxes(ctx context.Context, match map[string]string) ([
 
 // members are the container records of a sandbox.
 func (r *Runtime) members(ctx context.Context, sandboxID string) ([]containers.Container, error) {
-	recs, err := r.records(ctx, kindContainer)
-	if err != nil {
-		return nil, err
-	}
-	var out []containers.Container
-	for _, c := range recs {
-		if c.Labels[labelSandbox] == sandboxID {
-			out = append(out, c)
-		}
-	}
-	return out, nil
+	return r.records(ctx, kindContainer, map[string]string{labelSandbox: sandboxID})
 }
 
 // StopSandbox implements runtime.Runtime: SIGKILL to every task, a wait
@@ -226,7 +223,7 @@ func (r *Runtime) releaseNetwork(ctx context.Context, sb containers.Container) e
 // the state dir that no sandbox names (a crash before the record was
 // written).
 func (r *Runtime) releaseDeadSandboxes(ctx context.Context) error {
-	recs, err := r.records(ctx, kindSandbox)
+	recs, err := r.records(ctx, kindSandbox, nil)
 	if err != nil {
 		return err
 	}
