@@ -197,6 +197,34 @@ func (w *worker) setUpVolume(ctx context.Context, pod *corev1.Pod, spec *corev1.
 	return volume{}, fmt.Errorf("%w: only emptyDir, hostPath, configMap and secret volumes are supported", runtime.ErrUnsupported)
 }
 
+// refreshVolumes brings the configMap and secret volumes a pod already
+// has on the node up to date, as the kubelet does periodically: running
+// containers see the new content through ..data (not through subPath
+// mounts, which pin a file). A missing source keeps the old content.
+func (w *worker) refreshVolumes(ctx context.Context, pod *corev1.Pod) {
+	dir := w.a.podVolumeDir(pod.UID)
+	if dir == "" || pod.DeletionTimestamp != nil {
+		return
+	}
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
+		kind := kindConfigMap
+		switch {
+		case v.ConfigMap != nil:
+		case v.Secret != nil:
+			kind = kindSecret
+		default:
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, kind, v.Name)); err != nil {
+			continue // not set up yet: the container start does it
+		}
+		if _, err := w.setUpVolume(ctx, pod, v); err != nil {
+			w.a.log.Info("volume not refreshed", "pod", pod.Namespace+"/"+pod.Name, "volume", v.Name, "err", err)
+		}
+	}
+}
+
 // file is one projected file.
 type file struct {
 	data []byte

@@ -33,7 +33,7 @@ func waitingReason(p *corev1.Pod, name string) (string, string) {
 func TestVolumesAndConfigErrors(t *testing.T) {
 	e := start(t)
 	volDir := filepath.Join(t.TempDir(), "volumes")
-	e.runAgent(t, "n1", agent.Config{VolumeDir: volDir})
+	e.runAgent(t, "n1", agent.Config{VolumeDir: volDir, ResyncInterval: 300 * time.Millisecond})
 	pod := podSpec("vols", nil)
 	mode := int32(0o400)
 	pod.Spec.Volumes = []corev1.Volume{
@@ -106,6 +106,22 @@ func TestVolumesAndConfigErrors(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(podDir, "empty-dir/scratch")); err != nil || !st.IsDir() {
 		t.Errorf("emptyDir: %v", err)
 	}
+
+	// An update of the ConfigMap reaches the volume of the running pod.
+	cm, err := client.For[*corev1.ConfigMap](e.c).Get(ctx, "default", "app-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["greeting"] = "hi again"
+	if _, err := client.For[*corev1.ConfigMap](e.c).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() string {
+		if b, _ := os.ReadFile(filepath.Join(podDir, "configmap/cfg/greeting")); string(b) != "hi again" {
+			return "configMap volume not refreshed: " + string(b)
+		}
+		return ""
+	})
 
 	if _, _, err := client.For[*corev1.Pod](e.c).Delete(ctx, "default", "vols", metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
 		t.Fatal(err)
