@@ -338,7 +338,12 @@ func makeDir(dir string, memory bool, size int64) error {
 	if size > 0 {
 		opts += fmt.Sprintf(",size=%d", size)
 	}
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+	err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts)
+	if errors.Is(err, unix.EPERM) {
+		// Not root (simulated nodes run unprivileged): a plain directory.
+		return os.Chmod(dir, 0o777)
+	}
+	if err != nil {
 		return fmt.Errorf("mount tmpfs on %s: %w", dir, err)
 	}
 	return nil

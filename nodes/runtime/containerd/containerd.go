@@ -72,6 +72,7 @@ type Runtime struct {
 	client *client.Client
 	daemon *os.Process // the private daemon New started, or nil
 	net    *network
+	unlock func() // releases the bridge lock; nil with CNIConfList
 	log    *slog.Logger
 
 	finalizeMu sync.Mutex
@@ -142,6 +143,16 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	cfg = r.cfg
+	if cfg.CNIConfList == nil {
+		if r.unlock, err = lockBridge(cfg.Bridge); err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		if r.client == nil {
+			r.release() // New failed
+		}
+	}()
 	addr := cfg.Address
 	if addr == "" {
 		if err := canRunDaemon(cfg.Binary); err != nil {
@@ -300,6 +311,7 @@ func (r *Runtime) Close() error {
 	r.closeOnce.Do(func() {
 		r.closeErr = r.client.Close()
 		r.stopDaemon()
+		r.release()
 	})
 	return r.closeErr
 }
@@ -311,6 +323,14 @@ func (r *Runtime) PodCIDR() string {
 		return ""
 	}
 	return r.cfg.PodCIDR
+}
+
+// release drops the bridge lock.
+func (r *Runtime) release() {
+	if r.unlock != nil {
+		r.unlock()
+		r.unlock = nil
+	}
 }
 
 // ctx puts the runtime's namespace on ctx.

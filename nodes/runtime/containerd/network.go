@@ -130,6 +130,31 @@ func findPlugins(dirs, plugins []string) error {
 	return nil
 }
 
+// lockDir holds the host-wide locks of pod bridges.
+const lockDir = "/run/skiff"
+
+// lockBridge takes the host-wide lock of a bridge: two runtimes on one
+// bridge would hand out the same addresses from their own host-local
+// leases. The lock is released by unlock or when the process ends.
+func lockBridge(bridge string) (unlock func(), err error) {
+	if err := os.MkdirAll(lockDir, 0o755); err != nil {
+		return nil, fmt.Errorf("containerd: bridge lock: %w", err)
+	}
+	p := filepath.Join(lockDir, "bridge-"+bridge+".lock")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("containerd: bridge lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("containerd: bridge %s is used by another Skiff node on this host (%s is locked); give this node its own bridge and pod CIDR", bridge, p)
+		}
+		return nil, fmt.Errorf("containerd: bridge lock: %w", err)
+	}
+	return func() { _ = f.Close() }, nil
+}
+
 // portOpts are the CNI capability arguments of a sandbox's host ports.
 func portOpts(ports []runtime.PortMapping) []gocni.NamespaceOpts {
 	var pm []gocni.PortMapping

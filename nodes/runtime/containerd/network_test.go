@@ -71,6 +71,11 @@ func TestPodNetwork(t *testing.T) {
 	cfg := containerdtest.Config(t)
 	rt := open(t, cfg, true)
 	ctx := t.Context()
+	other := cfg
+	other.StateDir = t.TempDir()
+	if _, err := containerd.New(ctx, other); err == nil || !strings.Contains(err.Error(), "used by another Skiff node") {
+		t.Fatalf("a second runtime on the same bridge: %v, want refused", err)
+	}
 	hostPort := freePort(t)
 	serve := sh(`mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www`)
 
