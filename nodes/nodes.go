@@ -22,6 +22,7 @@ import (
 	"github.com/skiffhq/skiff/bus/store"
 	"github.com/skiffhq/skiff/bus/subjects"
 	"github.com/skiffhq/skiff/nodes/agent"
+	"github.com/skiffhq/skiff/nodes/images"
 	"github.com/skiffhq/skiff/nodes/lifecycle"
 	"github.com/skiffhq/skiff/nodes/podio"
 	"github.com/skiffhq/skiff/nodes/runtime/containerd"
@@ -138,8 +139,15 @@ func Run(ctx context.Context, conn *bus.Conn, cfg Config) error {
 			var once sync.Once
 			done := func() { once.Do(func() { ready.Done(); <-sem }) }
 			acfg.Ready = done
+			if rt, ok := acfg.Runtime.(images.Runtime); ok {
+				// Images pushed to the cluster's Object Store, on demand.
+				acfg.Images, err = images.New(images.Config{Conn: conn, Runtime: rt, Logger: cfg.Logger.With("node", name)})
+			}
 			var logs *podio.Server
-			if logs, err = logServer(cfg, acfg); err == nil {
+			if err == nil {
+				logs, err = logServer(cfg, acfg)
+			}
+			if err == nil {
 				a, err = agent.New(acfg)
 			}
 			if err == nil {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,11 +84,21 @@ type Config struct {
 	// pod watch is in place.
 	Ready func()
 
+	// Images, if set, pulls images in the runtime's place (nodes/images:
+	// from the cluster's Object Store, else through the runtime).
+	Images ImagePuller
+
 	// LogDir, if set, is where container logs go
 	// (<LogDir>/<namespace>_<pod>_<uid>/<container>/<attempt>.log).
 	LogDir string
 	// Logger receives the agent's log; nil discards it.
 	Logger *slog.Logger
+}
+
+// ImagePuller pulls an image for a sandbox, as runtime.Runtime's
+// PullImage does; failures wrap runtime.ErrImagePull.
+type ImagePuller interface {
+	PullImage(ctx context.Context, sandboxID, image string) (runtime.Image, error)
 }
 
 func (c *Config) validate() error {

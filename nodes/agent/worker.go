@@ -349,7 +349,11 @@ func (w *worker) ensureImage(ctx context.Context, sandboxID string, c *corev1.Co
 			return lifecycle.ReasonErrImageNeverPull, fmt.Errorf("container image %q is not present with pull policy of Never", c.Image)
 		}
 	}
-	if _, err := rt.PullImage(ctx, sandboxID, c.Image); err != nil {
+	pull := rt.PullImage
+	if w.a.cfg.Images != nil {
+		pull = w.a.cfg.Images.PullImage
+	}
+	if _, err := pull(ctx, sandboxID, c.Image); err != nil {
 		return lifecycle.ReasonErrImagePull, err
 	}
 	return "", nil
