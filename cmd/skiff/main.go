@@ -42,7 +42,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(upCmd(), serverCmd(), benchCmd(), kubeconfigCmd(), nodeCmd())
+	root.AddCommand(upCmd(), serverCmd(), benchCmd(), kubeconfigCmd(), nodeCmd(), imageCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "skiff:", err)
 		os.Exit(1)
