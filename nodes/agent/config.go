@@ -84,8 +84,9 @@ type Config struct {
 	// pod watch is in place.
 	Ready func()
 
-	// Images, if set, pulls images in the runtime's place (nodes/images:
-	// from the cluster's Object Store, else through the runtime).
+	// Images, if set, checks and pulls images in the runtime's place
+	// (nodes/images: from the cluster's Object Store, else through the
+	// runtime).
 	Images ImagePuller
 
 	// LogDir, if set, is where container logs go
@@ -95,9 +96,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// ImagePuller pulls an image for a sandbox, as runtime.Runtime's
-// PullImage does; failures wrap runtime.ErrImagePull.
+// ImagePuller answers for the runtime's ImageStatus and PullImage, with
+// their contracts (nodes/images.Puller).
 type ImagePuller interface {
+	ImageStatus(ctx context.Context, image string) (runtime.Image, bool, error)
 	PullImage(ctx context.Context, sandboxID, image string) (runtime.Image, error)
 }
 

@@ -228,12 +228,12 @@ func TestPush(t *testing.T) {
 // fakeRuntime keeps images by name; Import reads the OCI archive's index
 // as containerd does, so it sees the name the Puller gave the image.
 type fakeRuntime struct {
-	mu       sync.Mutex
-	images   map[string]string // normalized name -> digest
-	imports  int
-	pulls    int
-	statuses int
-	gate     chan struct{} // if set, Import waits for it to close
+	mu      sync.Mutex
+	images  map[string]string // normalized name -> digest
+	imports int
+	pulls   int
+	gate    chan struct{} // if set, Import waits for it to close
+	entered chan struct{} // if set, Import sends on it when it starts
 }
 
 func (f *fakeRuntime) ImageStatus(_ context.Context, ref string) (runtime.Image, bool, error) {
@@ -243,7 +243,6 @@ func (f *fakeRuntime) ImageStatus(_ context.Context, ref string) (runtime.Image,
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.statuses++
 	d, ok := f.images[n]
 	return runtime.Image{Ref: ref, ID: d}, ok, nil
 }
@@ -261,6 +260,9 @@ func (f *fakeRuntime) PullImage(_ context.Context, _, ref string) (runtime.Image
 }
 
 func (f *fakeRuntime) Import(_ context.Context, r io.Reader) ([]runtime.Image, error) {
+	if f.entered != nil {
+		f.entered <- struct{}{}
+	}
 	if f.gate != nil {
 		<-f.gate
 	}
@@ -323,9 +325,7 @@ func TestPuller(t *testing.T) {
 	}
 
 	// Eight pods at once: one import.
-	rt.mu.Lock()
-	before := rt.statuses
-	rt.mu.Unlock()
+	rt.entered = make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
@@ -337,17 +337,16 @@ func TestPuller(t *testing.T) {
 			errs <- err
 		})
 	}
-	// Once all eight have looked for the image (and found it missing),
-	// release the import the first one holds.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
-		rt.mu.Lock()
-		n := rt.statuses - before
-		rt.mu.Unlock()
-		if n >= 8 {
-			break
-		}
+	// Once the first holds the import and the seven others wait for it,
+	// release it.
+	select {
+	case <-rt.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no import started within 30s")
+	}
+	for deadline := time.Now().Add(30 * time.Second); images.Waiting(p, "skiff.local/one:1") < 7; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of 8 pulls reached the runtime after 30s", n)
+			t.Fatalf("%d of 7 pulls wait for the import after 30s", images.Waiting(p, "skiff.local/one:1"))
 		}
 	}
 	close(rt.gate)
@@ -361,6 +360,41 @@ func TestPuller(t *testing.T) {
 	if i, _ := rt.counts(); i != 1 {
 		t.Fatalf("8 concurrent pulls: %d imports, want 1", i)
 	}
+	// While an import runs, the Puller's ImageStatus waits for it (the
+	// runtime may list an image it has not unpacked yet).
+	rt.gate, rt.entered = make(chan struct{}), make(chan struct{}, 1)
+	three := testImage(t, "three")
+	if _, err := images.Push(ctx, s, dockerArchive(t, three, "skiff.local/three:1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	pulled := make(chan error, 1)
+	go func() {
+		_, err := p.PullImage(ctx, "sb", "skiff.local/three:1")
+		pulled <- err
+	}()
+	select {
+	case <-rt.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the import did not start within 30s")
+	}
+	status := make(chan bool, 1)
+	go func() {
+		_, ok, _ := p.ImageStatus(ctx, "skiff.local/three:1")
+		status <- ok
+	}()
+	for deadline := time.Now().Add(30 * time.Second); images.Waiting(p, "skiff.local/three:1") < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("ImageStatus does not wait for the import in flight")
+		}
+	}
+	close(rt.gate)
+	if err := <-pulled; err != nil {
+		t.Fatal(err)
+	}
+	if ok := <-status; !ok {
+		t.Fatal("ImageStatus after the import: not present")
+	}
+	rt.gate, rt.entered = nil, nil
 	// Present with the same digest: nothing to do.
 	if _, err := p.PullImage(ctx, "sb", "skiff.local/one:1"); err != nil {
 		t.Fatal(err)
@@ -373,8 +407,8 @@ func TestPuller(t *testing.T) {
 	if got, err := p.PullImage(ctx, "sb", "skiff.local/one@"+d); err != nil || got.ID != d {
 		t.Fatalf("by digest: %+v, %v", got, err)
 	}
-	if i, n := rt.counts(); i != 3 || n != 1 {
-		t.Fatalf("after alias and digest: %d imports, %d pulls; want 3, 1", i, n)
+	if i, n := rt.counts(); i != 4 || n != 1 {
+		t.Fatalf("after alias and digest: %d imports, %d pulls; want 4, 1", i, n)
 	}
 	// The tag moves to a new image: the next pull (imagePullPolicy Always)
 	// imports it.
@@ -389,7 +423,7 @@ func TestPuller(t *testing.T) {
 	if _, err := p.PullImage(ctx, "sb", "nginx:1.27"); err != nil {
 		t.Fatal(err)
 	}
-	if i, n := rt.counts(); i != 4 || n != 2 {
-		t.Fatalf("at the end: %d imports, %d pulls; want 4, 2", i, n)
+	if i, n := rt.counts(); i != 5 || n != 2 {
+		t.Fatalf("at the end: %d imports, %d pulls; want 5, 2", i, n)
 	}
 }

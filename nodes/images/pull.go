@@ -39,20 +39,22 @@ type Config struct {
 }
 
 // Puller pulls images for one node: from the Object Store when it holds
-// the name, else through the runtime (a registry).
+// the name, else through the runtime (a registry). The agent asks it
+// instead of the runtime for ImageStatus and PullImage.
 type Puller struct {
 	cfg Config
 	log *slog.Logger
 
 	mu      sync.Mutex
 	store   *blobs.Store
-	flights map[string]*flight
+	flights map[string]*flight // by normalized name
 }
 
 // flight is one import in progress; waiters block on done.
 type flight struct {
-	done chan struct{}
-	err  error
+	done    chan struct{}
+	err     error
+	waiters int // guarded by Puller.mu; for tests
 }
 
 // New checks cfg and returns a Puller; it starts nothing.
@@ -132,7 +134,7 @@ func (p *Puller) PullImage(ctx context.Context, sandboxID, image string) (runtim
 	if in.Target != "" {
 		digest = in.Target
 	}
-	if img, ok, err := rt.ImageStatus(ctx, image); err == nil && ok && img.ID == digest {
+	if img, ok, err := p.ImageStatus(ctx, image); err == nil && ok && img.ID == digest {
 		return img, nil
 	}
 	if err := p.importOnce(ctx, s, digest, name); err != nil {
@@ -148,16 +150,51 @@ func (p *Puller) PullImage(ctx context.Context, sandboxID, image string) (runtim
 	return img, nil
 }
 
+// waiting is how many callers wait for the import of name in flight.
+func (p *Puller) waiting(name string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if f := p.flights[name]; f != nil {
+		return f.waiters
+	}
+	return 0
+}
+
+// ImageStatus is the runtime's ImageStatus, except that it waits for an
+// import of the image in flight: the runtime may list an image before it
+// is unpacked, and a container created from it then would have no root
+// file system.
+func (p *Puller) ImageStatus(ctx context.Context, image string) (runtime.Image, bool, error) {
+	if name, err := Normalize(image); err == nil {
+		p.mu.Lock()
+		f := p.flights[name]
+		if f != nil {
+			f.waiters++
+		}
+		p.mu.Unlock()
+		if f != nil {
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return runtime.Image{}, false, ctx.Err()
+			}
+		}
+	}
+	return p.cfg.Runtime.ImageStatus(ctx, image)
+}
+
 // importOnce imports object digest under name, sharing the work with
-// concurrent callers for the same digest and name.
+// concurrent callers for the same name.
 func (p *Puller) importOnce(ctx context.Context, s *blobs.Store, digest, name string) error {
-	key := digest + " " + name
+	key := name
 	p.mu.Lock()
 	f := p.flights[key]
 	leader := f == nil
 	if leader {
 		f = &flight{done: make(chan struct{})}
 		p.flights[key] = f
+	} else {
+		f.waiters++
 	}
 	p.mu.Unlock()
 	if !leader {
