@@ -22,7 +22,9 @@ import (
 	"github.com/skiffhq/skiff/bus/store"
 	"github.com/skiffhq/skiff/bus/subjects"
 	"github.com/skiffhq/skiff/nodes/agent"
+	"github.com/skiffhq/skiff/nodes/images"
 	"github.com/skiffhq/skiff/nodes/lifecycle"
+	"github.com/skiffhq/skiff/nodes/podio"
 	"github.com/skiffhq/skiff/nodes/runtime/containerd"
 	"github.com/skiffhq/skiff/nodes/runtime/simulated"
 	"github.com/skiffhq/skiff/sdk/client"
@@ -147,8 +149,26 @@ func Run(ctx context.Context, conn *bus.Conn, cfg Config) error {
 			var once sync.Once
 			done := func() { once.Do(func() { ready.Done(); <-sem }) }
 			acfg.Ready = done
-			if a, err = agent.New(acfg); err == nil {
+			if rt, ok := acfg.Runtime.(images.Runtime); ok {
+				// Images pushed to the cluster's Object Store, on demand.
+				acfg.Images, err = images.New(images.Config{Conn: conn, Runtime: rt, Logger: cfg.Logger.With("node", name)})
+			}
+			var logs *podio.Server
+			if err == nil {
+				logs, err = logServer(cfg, acfg)
+			}
+			if err == nil {
+				a, err = agent.New(acfg)
+			}
+			if err == nil {
 				started++
+				if logs != nil {
+					wg.Go(func() {
+						if err := logs.Run(ctx, conn); err != nil {
+							cfg.Logger.Warn("log server", "node", acfg.Name, "err", err)
+						}
+					})
+				}
 				wg.Go(func() {
 					defer closeRT()
 					defer done()
@@ -359,6 +379,23 @@ func nodeConfig(ctx context.Context, cfg Config, i int, name string, c *client.C
 	}
 	acfg.Runtime = rt
 	return acfg, rt.Close, nil
+}
+
+// logServer is the server of a node's container logs over NATS (nil when
+// the node keeps no logs).
+func logServer(cfg Config, acfg agent.Config) (*podio.Server, error) {
+	if acfg.LogDir == "" {
+		return nil, nil
+	}
+	pc := podio.Config{Node: acfg.Name, Runtime: acfg.Runtime, LogDir: acfg.LogDir, Format: podio.Timestamped,
+		Logger: cfg.Logger.With("component", "podio")}
+	if cfg.Runtime == RuntimeContainerd {
+		pc.Format = podio.Raw // the shim writes what the container wrote
+	}
+	if cfg.Count > 0 {
+		pc.Workers = 2 // thousands of simulated nodes share one process
+	}
+	return podio.New(pc)
 }
 
 // ParseTaint parses a taint as kubectl and the kubelet's

@@ -6,8 +6,11 @@
 //
 //	skiff.api.<op>          API server operations (request/reply, queue "apiserver")
 //	skiff.node.<name>.>     everything addressed to one node agent
+//	skiff.node.<name>.logs  the node's container logs (request/reply, see PodLogs)
 //	skiff.events.>          cluster events
-//	skiff.logs.<node>.>     container log streams
+//
+// JetStream buckets: objects, leases, nodepods, ipalloc (KV) and images
+// (Object Store).
 //
 // Subject tokens that carry names are escaped with Token, since
 // Kubernetes names may contain ".", NATS's separator.

@@ -156,6 +156,13 @@ type kubectlCluster struct {
 
 func startKubectlCluster(t *testing.T) *kubectlCluster {
 	t.Helper()
+	return startKubectlClusterOn(t, "simulated")
+}
+
+// startKubectlClusterOn starts `skiff up` with its local node on the
+// given runtime.
+func startKubectlClusterOn(t *testing.T, runtime string) *kubectlCluster {
+	t.Helper()
 	if _, err := exec.LookPath("kubectl"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("kubectl is not on the PATH")
@@ -169,7 +176,7 @@ func startKubectlCluster(t *testing.T) *kubectlCluster {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dir := filepath.Join(tmp, "data")
-	cmd := exec.Command(bin, "up", "--runtime", "simulated", "--data-dir", dir, "--nats-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "up", "--runtime", runtime, "--data-dir", dir, "--nats-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -144,7 +144,7 @@ func Run(ctx context.Context, cfg Config) error {
 	httpsReady := make(chan kubeapi.Endpoint, 1)
 	var https *kubeapi.Server
 	if cfg.APIListen != "" {
-		https, err = kubeapi.New(kubeapi.Config{Server: srv, Listen: cfg.APIListen, DataDir: cfg.DataDir, PKI: pki,
+		https, err = kubeapi.New(kubeapi.Config{Server: srv, Conn: conn, Listen: cfg.APIListen, DataDir: cfg.DataDir, PKI: pki,
 			Logger: log.With("component", "kubeapi"), Ready: func(ep kubeapi.Endpoint) { httpsReady <- ep }})
 		if err != nil {
 			return err

@@ -22,17 +22,21 @@ import (
 	"github.com/skiffhq/skiff/sdk/api"
 )
 
-// nodeSubresources are the pod subresources a node agent serves (logs,
-// streams); until it does, requests for them get a clear 503.
+// nodeSubresources are the pod subresources a node agent serves: log
+// (logs.go); the streams (exec, attach, port forwarding) are not served
+// yet and get a clear 503.
 var nodeSubresources = map[string]string{"log": "logs", "exec": "exec", "attach": "attach", "portforward": "port forwarding"}
 
 // serveNodeSubresource answers a node agent's subresource of an existing
 // pod.
-func (s *Server) serveNodeSubresource(req *http.Request, rq request) error {
+func (s *Server) serveNodeSubresource(w http.ResponseWriter, req *http.Request, rq request) error {
+	if rq.subresource == "log" {
+		return s.serveLog(w, req, rq)
+	}
 	if _, err := s.api.Get(req.Context(), rq.r, rq.namespace, rq.name); err != nil {
 		return err
 	}
-	return apierrors.NewServiceUnavailable(fmt.Sprintf("pods/%s: no node agent serves %s yet", rq.subresource, nodeSubresources[rq.subresource]))
+	return apierrors.NewServiceUnavailable(fmt.Sprintf("pods/%s: Skiff's node agents do not serve %s yet", rq.subresource, nodeSubresources[rq.subresource]))
 }
 
 // serveResourcePath serves a request under /api/v1 or /apis/<g>/<v>.
@@ -47,7 +51,7 @@ func (s *Server) serveResourcePath(w http.ResponseWriter, req *http.Request, gv 
 		return apierrors.NewMethodNotSupported(rq.r.GroupResource(), strings.ToLower(req.Method))
 	}
 	if _, ok := nodeSubresources[rq.subresource]; ok && rq.r == api.Pods && rq.name != "" {
-		return s.serveNodeSubresource(req, rq)
+		return s.serveNodeSubresource(w, req, rq)
 	}
 	switch req.Method {
 	case http.MethodGet, http.MethodHead:

@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/version"
 
+	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/core/apiserver"
 )
 
@@ -31,6 +32,9 @@ const DefaultListen = "127.0.0.1:6443"
 type Config struct {
 	// Server implements the operations.
 	Server *apiserver.Server
+	// Conn reaches the node agents, for the pods/log subresource; nil
+	// answers it with a 503.
+	Conn *bus.Conn
 	// Listen is host:port (default DefaultListen); port 0 picks a free one.
 	Listen string
 	// DataDir holds pki/, the token and the kubeconfig (default ".skiff").
@@ -58,6 +62,7 @@ type Endpoint struct {
 type Server struct {
 	cfg  Config
 	api  *apiserver.Server
+	conn *bus.Conn
 	log  *slog.Logger
 	pki  *PKI
 	info version.Info
@@ -92,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	return &Server{cfg: cfg, api: cfg.Server, log: cfg.Logger, pki: p, info: versionInfo()}, nil
+	return &Server{cfg: cfg, api: cfg.Server, conn: cfg.Conn, log: cfg.Logger, pki: p, info: versionInfo()}, nil
 }
 
 // Run listens, writes <DataDir>/kubeconfig for the address it got, and

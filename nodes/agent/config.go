@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,6 +84,11 @@ type Config struct {
 	// pod watch is in place.
 	Ready func()
 
+	// Images, if set, checks and pulls images in the runtime's place
+	// (nodes/images: from the cluster's Object Store, else through the
+	// runtime).
+	Images ImagePuller
+
 	// LogDir, if set, is where container logs go
 	// (<LogDir>/<namespace>_<pod>_<uid>/<container>/<attempt>.log).
 	LogDir string
@@ -93,6 +99,13 @@ type Config struct {
 	VolumeDir string
 	// Logger receives the agent's log; nil discards it.
 	Logger *slog.Logger
+}
+
+// ImagePuller answers for the runtime's ImageStatus and PullImage, with
+// their contracts (nodes/images.Puller).
+type ImagePuller interface {
+	ImageStatus(ctx context.Context, image string) (runtime.Image, bool, error)
+	PullImage(ctx context.Context, sandboxID, image string) (runtime.Image, error)
 }
 
 func (c *Config) validate() error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,7 +32,7 @@ func (a *Agent) podLogDir(pod *corev1.Pod) string {
 	if a.cfg.LogDir == "" {
 		return ""
 	}
-	return filepath.Join(a.cfg.LogDir, pod.Namespace+"_"+pod.Name+"_"+string(pod.UID))
+	return PodLogDir(a.cfg.LogDir, pod.Namespace, pod.Name, string(pod.UID))
 }
 
 func (w *worker) sandboxConfig(pod *corev1.Pod, attempt int) runtime.SandboxConfig {
@@ -76,8 +75,8 @@ func (w *worker) containerConfig(ctx context.Context, pod *corev1.Pod, podIP str
 		Command: c.Command, Args: c.Args, Env: env, WorkingDir: c.WorkingDir, Mounts: mounts,
 		Resources: resources(c), TTY: c.TTY, Stdin: c.Stdin, Labels: labels,
 	}
-	if dir := w.a.podLogDir(pod); dir != "" {
-		cfg.LogPath = filepath.Join(dir, c.Name, strconv.Itoa(s.Attempt)+".log")
+	if w.a.cfg.LogDir != "" {
+		cfg.LogPath = LogPath(w.a.cfg.LogDir, pod.Namespace, pod.Name, string(pod.UID), c.Name, s.Attempt)
 	}
 	return cfg, nil
 }

@@ -338,7 +338,10 @@ const reasonCreateConfig = "CreateContainerConfigError"
 // ensureImage makes the container's image present as its pull policy
 // says, and returns the waiting reason of a failure.
 func (w *worker) ensureImage(ctx context.Context, sandboxID string, c *corev1.Container) (string, error) {
-	rt := w.a.cfg.Runtime
+	var images ImagePuller = w.a.cfg.Runtime
+	if w.a.cfg.Images != nil {
+		images = w.a.cfg.Images
+	}
 	if c.Image == "" {
 		return lifecycle.ReasonInvalidImageName, errors.New("image is empty")
 	}
@@ -347,7 +350,7 @@ func (w *worker) ensureImage(ctx context.Context, sandboxID string, c *corev1.Co
 		policy = corev1.PullIfNotPresent
 	}
 	if policy != corev1.PullAlways {
-		_, ok, err := rt.ImageStatus(ctx, c.Image)
+		_, ok, err := images.ImageStatus(ctx, c.Image)
 		if err != nil {
 			return lifecycle.ReasonErrImagePull, err
 		}
@@ -358,7 +361,7 @@ func (w *worker) ensureImage(ctx context.Context, sandboxID string, c *corev1.Co
 			return lifecycle.ReasonErrImageNeverPull, fmt.Errorf("container image %q is not present with pull policy of Never", c.Image)
 		}
 	}
-	if _, err := rt.PullImage(ctx, sandboxID, c.Image); err != nil {
+	if _, err := images.PullImage(ctx, sandboxID, c.Image); err != nil {
 		return lifecycle.ReasonErrImagePull, err
 	}
 	return "", nil

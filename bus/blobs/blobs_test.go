@@ -1,0 +1,115 @@
+package blobs_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/skiffhq/skiff/bus"
+	"github.com/skiffhq/skiff/bus/blobs"
+	"github.com/skiffhq/skiff/bus/bustest"
+)
+
+func connect(t *testing.T) *bus.Conn {
+	t.Helper()
+	srv := bustest.Start(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	return conn
+}
+
+func read(t *testing.T, s *blobs.Store, name string) []byte {
+	t.Helper()
+	rc, err := s.Open(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestStore(t *testing.T) {
+	conn := connect(t)
+	ctx := t.Context()
+	if _, err := blobs.Bind(ctx, conn, "b"); !errors.Is(err, blobs.ErrNotFound) {
+		t.Fatalf("bind a missing bucket: %v", err)
+	}
+	s, err := blobs.Open(ctx, conn, blobs.Config{Bucket: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := s.List(ctx); err != nil || len(l) != 0 {
+		t.Fatalf("empty list: %v, %v", l, err)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 200_000) // 3.2 MB: many chunks
+	if _, err := s.Put(ctx, "sha256:1", bytes.NewReader(big), map[string]string{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "sha256:2", bytes.NewReader([]byte("two")), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Link(ctx, "web:1", "sha256:1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, s, "web:1"); !bytes.Equal(got, big) {
+		t.Fatalf("read through the link: %d bytes", len(got))
+	}
+	in, err := s.Stat(ctx, "web:1")
+	if err != nil || in.Target != "sha256:1" {
+		t.Fatalf("stat link: %+v, %v", in, err)
+	}
+	// A link moves.
+	if err := s.Link(ctx, "web:1", "sha256:2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, s, "web:1"); string(got) != "two" {
+		t.Fatalf("moved link reads %q", got)
+	}
+	in, err = s.Stat(ctx, "sha256:1")
+	if err != nil || in.Size != uint64(len(big)) || in.Metadata["k"] != "v" || in.Target != "" {
+		t.Fatalf("stat object: %+v, %v", in, err)
+	}
+	for _, name := range []string{"nope"} {
+		if _, err := s.Stat(ctx, name); !errors.Is(err, blobs.ErrNotFound) {
+			t.Errorf("stat %s: %v", name, err)
+		}
+		if _, err := s.Open(ctx, name); !errors.Is(err, blobs.ErrNotFound) {
+			t.Errorf("open %s: %v", name, err)
+		}
+	}
+	if err := s.Link(ctx, "x", "nope"); !errors.Is(err, blobs.ErrNotFound) {
+		t.Errorf("link to nothing: %v", err)
+	}
+	if err := s.Link(ctx, "sha256:2", "sha256:1"); err == nil {
+		t.Errorf("an object was replaced by a link")
+	}
+	list, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, in := range list {
+		names = append(names, in.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"sha256:1", "sha256:2", "web:1"}) {
+		t.Fatalf("list: %v", names)
+	}
+	// Open again on the existing bucket.
+	if _, err := blobs.Open(ctx, conn, blobs.Config{Bucket: "b"}); err != nil {
+		t.Fatal(err)
+	}
+}

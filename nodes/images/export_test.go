@@ -1,0 +1,4 @@
+package images
+
+// Waiting exposes to the tests how many callers wait for an import.
+func Waiting(p *Puller, name string) int { return p.waiting(name) }
