@@ -35,6 +35,7 @@ func withControllersBench(cmd *cobra.Command) *cobra.Command {
 	}
 	c.Flags().IntVar(&cfg.Nodes, "nodes", 1000, "simulated nodes (run by a child `skiff node --simulate` process)")
 	c.Flags().IntVar(&cfg.Replicas, "replicas", 10000, "replicas of the Deployment")
+	c.Flags().BoolVar(&cfg.DaemonSet, "daemonset", true, "then time a DaemonSet to a pod on every node")
 	c.Flags().DurationVar(&cfg.Timeout, "timeout", 10*time.Minute, "give up after this long")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "log the control plane")
 	cmd.AddCommand(c)

@@ -150,15 +150,26 @@ func (s *Server) deletionPlan(r *api.Resource, cur runtime.Object, opts metav1.D
 		}
 	}
 	if len(fin) > 0 {
-		if m.GetDeletionTimestamp() != nil && !finChanged {
+		// A shorter grace period cuts a pending one, as Kubernetes does:
+		// a node agent's delete with grace 0 of a pod still held by a
+		// finalizer must let the pod go once the finalizer does.
+		g := m.GetDeletionGracePeriodSeconds()
+		shorter := m.GetDeletionTimestamp() != nil && g != nil && opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds < *g
+		if m.GetDeletionTimestamp() != nil && !finChanged && !shorter {
 			return cur, true
 		}
 		next := cur.DeepCopyObject()
 		nm := accessor(next)
 		nm.SetFinalizers(fin)
-		if nm.GetDeletionTimestamp() == nil {
+		switch {
+		case nm.GetDeletionTimestamp() == nil:
 			nm.SetDeletionTimestamp(&now)
 			nm.SetDeletionGracePeriodSeconds(new(int64))
+		case shorter:
+			at := metav1.NewTime(now.Add(time.Duration(max(*opts.GracePeriodSeconds, 0)) * time.Second))
+			nm.SetDeletionTimestamp(&at)
+			grace := max(*opts.GracePeriodSeconds, 0)
+			nm.SetDeletionGracePeriodSeconds(&grace)
 		}
 		return next, true
 	}

@@ -34,6 +34,9 @@ type ControllersConfig struct {
 	Nodes, Replicas int
 	// Timeout bounds the run, start-up included (default 10 min).
 	Timeout time.Duration
+	// DaemonSet, after the Deployment, also times a DaemonSet to a pod on
+	// every node.
+	DaemonSet bool
 	// NodeCommand runs the simulated nodes in a process of their own, so
 	// that the control plane's memory is measured alone: the command and
 	// its leading arguments, to which RunControllers appends
@@ -52,6 +55,9 @@ type ControllersResult struct {
 	// Available how long from the Deployment's creation until all its
 	// replicas were available.
 	NodesReady, Available time.Duration
+	// DaemonSetAvailable is how long the DaemonSet took (with
+	// Config.DaemonSet).
+	DaemonSetAvailable time.Duration
 	// PeakRSS is the peak resident set of this process (control plane and
 	// the benchmark's client), in bytes.
 	PeakRSS int64
@@ -61,7 +67,7 @@ type ControllersResult struct {
 // server, scheduler, controllers), the simulated nodes in another, creates
 // one Deployment and waits until all its replicas are available. It prints
 // progress and ends with
-// "RESULT nodes=… replicas=… available_s=… pods_per_sec=… peak_rss_mib=…".
+// "RESULT nodes=… replicas=… available_s=… pods_per_sec=… [ds_available_s=…] peak_rss_mib=…".
 func RunControllers(ctx context.Context, cfg ControllersConfig) (ControllersResult, error) {
 	if cfg.Nodes <= 0 {
 		cfg.Nodes = 1000
@@ -206,12 +212,50 @@ func RunControllers(ctx context.Context, cfg ControllersConfig) (ControllersResu
 		return res, fmt.Errorf("bench: deployment: %w", err)
 	}
 	res.Available = time.Since(start)
+	fmt.Fprintf(cfg.Out, "deployment of %d replicas on %d nodes available in %v; control plane peak RSS so far %d MiB\n",
+		cfg.Replicas, cfg.Nodes, res.Available.Round(time.Millisecond), rss("VmHWM")>>20)
+	extra := ""
+	if cfg.DaemonSet {
+		if res.DaemonSetAvailable, err = benchDaemonSet(ctx, c, cfg, ictx); err != nil {
+			return res, err
+		}
+		extra = fmt.Sprintf(" ds_available_s=%.1f", res.DaemonSetAvailable.Seconds())
+	}
 	res.PeakRSS = rss("VmHWM")
-	fmt.Fprintf(cfg.Out, "deployment of %d replicas on %d nodes available in %v; control plane peak RSS %d MiB\n",
-		cfg.Replicas, cfg.Nodes, res.Available.Round(time.Millisecond), res.PeakRSS>>20)
-	fmt.Fprintf(cfg.Out, "RESULT nodes=%d replicas=%d available_s=%.1f pods_per_sec=%.0f peak_rss_mib=%d\n",
-		cfg.Nodes, cfg.Replicas, res.Available.Seconds(), float64(cfg.Replicas)/res.Available.Seconds(), res.PeakRSS>>20)
+	fmt.Fprintf(cfg.Out, "control plane peak RSS %d MiB\n", res.PeakRSS>>20)
+	fmt.Fprintf(cfg.Out, "RESULT nodes=%d replicas=%d available_s=%.1f pods_per_sec=%.0f%s peak_rss_mib=%d\n",
+		cfg.Nodes, cfg.Replicas, res.Available.Seconds(), float64(cfg.Replicas)/res.Available.Seconds(), extra, res.PeakRSS>>20)
 	return res, nil
+}
+
+// benchDaemonSet creates a DaemonSet and waits until every node runs an
+// available daemon pod.
+func benchDaemonSet(ctx context.Context, c *client.Client, cfg ControllersConfig, ictx context.Context) (time.Duration, error) {
+	labels := map[string]string{"app": "bench-agent"}
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "bench-agent", Namespace: "default"},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "agent", Image: "bench-agent:1"}}}}}}
+	start := time.Now()
+	if _, err := client.For[*appsv1.DaemonSet](c).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+		return 0, fmt.Errorf("bench: daemonset: %w", err)
+	}
+	var available atomic.Int64
+	inf := client.NewInformer[*appsv1.DaemonSet](c, "default", client.Handlers[*appsv1.DaemonSet]{
+		OnAdd:    func(d *appsv1.DaemonSet) { available.Store(int64(d.Status.NumberAvailable)) },
+		OnUpdate: func(_, d *appsv1.DaemonSet) { available.Store(int64(d.Status.NumberAvailable)) },
+	})
+	go func() { _ = inf.Run(ictx) }()
+	if err := waitUntil(ctx, 5*time.Second, func() (bool, string) {
+		a := available.Load()
+		return a >= int64(cfg.Nodes), fmt.Sprintf("%v: daemonset %d of %d nodes available, rss %d MiB",
+			time.Since(start).Round(time.Second), a, cfg.Nodes, rss("VmRSS")>>20)
+	}, cfg.Out); err != nil {
+		return 0, fmt.Errorf("bench: daemonset: %w", err)
+	}
+	d := time.Since(start)
+	fmt.Fprintf(cfg.Out, "daemonset on %d nodes available in %v\n", cfg.Nodes, d.Round(time.Millisecond))
+	return d, nil
 }
 
 // waitUntil polls cond every 100 ms until it holds or ctx ends, printing

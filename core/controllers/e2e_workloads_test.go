@@ -2,8 +2,12 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,4 +245,87 @@ func names[T client.Object](objs []T) []string {
 		out[i] = o.GetName()
 	}
 	return out
+}
+
+// TestCronJobConcurrencyPolicies drives the CronJob shell with a clock
+// the test moves a minute at a time (and pokes the CronJobs so that they
+// sync at once): Replace deletes the running Job for the next one, Forbid
+// starts none while one runs, and their Jobs never finish here.
+func TestCronJobConcurrencyPolicies(t *testing.T) {
+	e := testenv.Start(t)
+	e.StartKubelet(t, testenv.KubeletConfig{ReadyAfter: 20 * time.Millisecond, RunFor: time.Hour, TerminateAfter: 20 * time.Millisecond})
+	var now atomic.Pointer[time.Time]
+	set := func(t time.Time) { now.Store(&t) }
+	set(time.Now().Truncate(time.Minute).Add(time.Minute + time.Second))
+	startManagerWith(t, e, controllers.Config{Now: func() time.Time { return *now.Load() }})
+	for _, policy := range []batchv1.ConcurrencyPolicy{batchv1.ReplaceConcurrent, batchv1.ForbidConcurrent} {
+		name := strings.ToLower(string(policy))
+		cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: batchv1.CronJobSpec{Schedule: "* * * * *", ConcurrencyPolicy: policy,
+				JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+					Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "x"}}}}}}}}
+		if _, err := client.For[*batchv1.CronJob](e.Client).Create(t.Context(), cj, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// jobsOf lists the CronJob's Jobs that are not being deleted, and
+	// its active list.
+	jobsOf := func(name string) (live []string, active []string) {
+		jobs, _, err := client.For[*batchv1.Job](e.Client).List(t.Context(), "default", metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range jobs {
+			if strings.HasPrefix(j.Name, name+"-") && j.DeletionTimestamp == nil {
+				live = append(live, j.Name)
+			}
+		}
+		cj, err := client.For[*batchv1.CronJob](e.Client).Get(t.Context(), "default", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range cj.Status.Active {
+			active = append(active, r.Name)
+		}
+		slices.Sort(live)
+		slices.Sort(active)
+		return live, active
+	}
+	want := func(name string, jobs ...string) {
+		t.Helper()
+		testenv.Eventually(t, 20*time.Second, func() error {
+			live, active := jobsOf(name)
+			if !slices.Equal(live, jobs) || !slices.Equal(active, jobs) {
+				return fmt.Errorf("%s: jobs %v, active %v, want %v", name, live, active, jobs)
+			}
+			return nil
+		})
+	}
+	first := now.Load().Truncate(time.Minute)
+	jobName := func(name string, t time.Time) string { return fmt.Sprintf("%s-%d", name, t.Unix()/60) }
+	want("replace", jobName("replace", first))
+	want("forbid", jobName("forbid", first))
+	for i := 1; i <= 2; i++ {
+		set(now.Load().Add(time.Minute))
+		for _, name := range []string{"replace", "forbid"} {
+			update(t, e.Client, "default", name, func(cj *batchv1.CronJob) {
+				cj.Annotations = map[string]string{"poke": strconv.Itoa(i)}
+			})
+		}
+		want("replace", jobName("replace", first.Add(time.Duration(i)*time.Minute)))
+		want("forbid", jobName("forbid", first))
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		evs, _, err := client.For[*corev1.Event](e.Client).List(t.Context(), "default", metav1.ListOptions{FieldSelector: "involvedObject.kind=CronJob,involvedObject.name=forbid"})
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if ev.Reason == "JobAlreadyActive" {
+				return nil
+			}
+		}
+		return errors.New("no JobAlreadyActive event on forbid")
+	})
 }

@@ -112,6 +112,18 @@ func MostRecent(cj *batchv1.CronJob, sched cron.Schedule, now time.Time, withDea
 	return &recent, missed, nil
 }
 
+// parseSchedule is cron.ParseStandard, which panics on some malformed
+// specs (a lone "TZ=UTC"); validation rejects those, but a stored object
+// must never crash the controller.
+func parseSchedule(spec string) (s cron.Schedule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("malformed schedule: %v", r)
+		}
+	}()
+	return cron.ParseStandard(spec)
+}
+
 // nextIn is how long from now until the next schedule time, plus a small
 // delta; 0 if there is none.
 func nextIn(sched cron.Schedule, now time.Time) time.Duration {
@@ -197,7 +209,7 @@ func Decide(in Input) (plan Plan) {
 	if !strings.HasPrefix(spec, "TZ=") && !strings.HasPrefix(spec, "CRON_TZ=") {
 		spec = "TZ=" + loc.String() + " " + spec // the schedule's times are in loc
 	}
-	sched, err := cron.ParseStandard(spec)
+	sched, err := parseSchedule(spec)
 	if err != nil {
 		plan.event(corev1.EventTypeWarning, "UnparseableSchedule", "unparseable schedule: %q : %v", cj.Spec.Schedule, err)
 		return plan

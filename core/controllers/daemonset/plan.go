@@ -79,6 +79,10 @@ func DefaultTolerations(spec *corev1.PodSpec) []corev1.Toleration {
 // already there may keep running (only an untolerated NoExecute taint or
 // a mismatch evicts it; a new NoSchedule taint does not).
 func ShouldRun(node *corev1.Node, ds *appsv1.DaemonSet) (run, keep bool) {
+	return shouldRun(node, ds, DefaultTolerations(&ds.Spec.Template.Spec))
+}
+
+func shouldRun(node *corev1.Node, ds *appsv1.DaemonSet, tols []corev1.Toleration) (run, keep bool) {
 	spec := &ds.Spec.Template.Spec
 	if spec.NodeName != "" && spec.NodeName != node.Name {
 		return false, false
@@ -86,7 +90,6 @@ func ShouldRun(node *corev1.Node, ds *appsv1.DaemonSet) (run, keep bool) {
 	if !matchesNode(spec, node) {
 		return false, false
 	}
-	tols := DefaultTolerations(spec)
 	run, keep = true, true
 	for i := range node.Spec.Taints {
 		taint := &node.Spec.Taints[i]
@@ -269,15 +272,17 @@ func Decide(in Input) Plan {
 	}
 	nodes := slices.Clone(in.Nodes)
 	slices.SortFunc(nodes, func(a, b *corev1.Node) int { return strings.Compare(a.Name, b.Name) })
-	known := map[string]bool{}
+	tols := DefaultTolerations(&ds.Spec.Template.Spec)
+	fit := make(map[string]fitness, len(nodes))
 	for _, n := range nodes {
-		known[n.Name] = true
+		run, keep := shouldRun(n, ds, tols)
+		fit[n.Name] = fitness{run: run, keep: keep, known: true}
 	}
 	surge := allowsSurge(ds)
 
 	if !in.Hold && ds.DeletionTimestamp == nil {
 		for _, node := range nodes {
-			run, keep := ShouldRun(node, ds)
+			run, keep := fit[node.Name].run, fit[node.Name].keep
 			ps := byNode[node.Name]
 			switch {
 			case run && len(ps) == 0:
@@ -308,7 +313,7 @@ func Decide(in Input) Plan {
 		// Pods for nodes that are gone.
 		var gone []string
 		for n := range byNode {
-			if !known[n] {
+			if !fit[n].known {
 				gone = append(gone, n)
 			}
 		}
@@ -321,16 +326,19 @@ func Decide(in Input) Plan {
 			}
 		}
 		if len(plan.Create) == 0 && len(plan.Delete) == 0 && ds.Spec.UpdateStrategy.Type != appsv1.OnDeleteDaemonSetStrategyType {
-			plan.rollingUpdate(in, nodes, byNode)
+			plan.rollingUpdate(in, nodes, byNode, fit)
 		}
 	}
-	st := status(in, nodes, byNode)
+	st := status(in, nodes, byNode, fit)
 	if !statusEqual(&st, &ds.Status) {
 		plan.Status = &st
 	}
 	plan.RequeueAfter = availableIn(in, nodes, byNode)
 	return plan
 }
+
+// fitness is ShouldRun's verdict on one node; known: the node exists.
+type fitness struct{ run, keep, known bool }
 
 func (p *Plan) event(typ, reason, format string, args ...any) {
 	p.Events = append(p.Events, Event{Type: typ, Reason: reason, Message: fmt.Sprintf(format, args...)})
@@ -376,10 +384,10 @@ func allowsSurge(ds *appsv1.DaemonSet) bool {
 }
 
 // desired counts the nodes that should run a daemon pod.
-func desired(ds *appsv1.DaemonSet, nodes []*corev1.Node) int {
+func desired(fit map[string]fitness) int {
 	n := 0
-	for _, node := range nodes {
-		if run, _ := ShouldRun(node, ds); run {
+	for _, f := range fit {
+		if f.run {
 			n++
 		}
 	}
@@ -431,25 +439,19 @@ func onNode(ps []*corev1.Pod, hash string) (newPod, oldPod *corev1.Pod, ok bool)
 
 // rollingUpdate is one step of Kubernetes' rollingUpdate, nodes in name
 // order.
-func (plan *Plan) rollingUpdate(in Input, nodes []*corev1.Node, byNode map[string][]*corev1.Pod) {
+func (plan *Plan) rollingUpdate(in Input, nodes []*corev1.Node, byNode map[string][]*corev1.Pod, fit map[string]fitness) {
 	ds := in.DaemonSet
-	want := desired(ds, nodes)
+	want := desired(fit)
 	maxSurge, maxUnavailable := Budgets(ds, want)
 	minReady := ds.Spec.MinReadySeconds
 	avail := func(p *corev1.Pod) bool { return pods.Available(p, minReady, in.Now) }
 	// The nodes to consider: those with daemon pods and those that should
 	// run one.
 	var names []string
-	seen := map[string]bool{}
 	for _, n := range nodes {
-		if run, _ := ShouldRun(n, ds); run || len(byNode[n.Name]) > 0 {
+		if fit[n.Name].run || len(byNode[n.Name]) > 0 {
 			names = append(names, n.Name)
-			seen[n.Name] = true
 		}
-	}
-	nodeByName := map[string]*corev1.Node{}
-	for _, n := range nodes {
-		nodeByName[n.Name] = n
 	}
 	if maxSurge == 0 {
 		unavailable := 0
@@ -493,7 +495,7 @@ func (plan *Plan) rollingUpdate(in Input, nodes []*corev1.Node, byNode map[strin
 		case newPod == nil:
 			switch {
 			case !avail(oldPod):
-				if run, _ := ShouldRun(nodeByName[name], ds); !run {
+				if !fit[name].run {
 					mustGo = append(mustGo, oldPod)
 					continue
 				}
@@ -521,12 +523,12 @@ func (plan *Plan) rollingUpdate(in Input, nodes []*corev1.Node, byNode map[strin
 // status is Kubernetes' updateDaemonSetStatus: per node that should run a
 // daemon pod, its oldest pod counts scheduled, ready, available and
 // updated; pods on other nodes are misscheduled.
-func status(in Input, nodes []*corev1.Node, byNode map[string][]*corev1.Pod) appsv1.DaemonSetStatus {
+func status(in Input, nodes []*corev1.Node, byNode map[string][]*corev1.Pod, fit map[string]fitness) appsv1.DaemonSetStatus {
 	ds := in.DaemonSet
 	st := appsv1.DaemonSetStatus{ObservedGeneration: ds.Generation, CollisionCount: ds.Status.CollisionCount,
 		Conditions: ds.Status.Conditions}
 	for _, node := range nodes {
-		run, _ := ShouldRun(node, ds)
+		run := fit[node.Name].run
 		ps := live(byNode[node.Name])
 		if !run {
 			if len(ps) > 0 {

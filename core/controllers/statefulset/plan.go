@@ -269,9 +269,9 @@ func Decide(in Input) Plan {
 }
 
 // status counts the pods: replicas, ready, available, current (at the
-// current revision) and updated (at the update revision); once every pod
-// is updated and ready, a RollingUpdate is complete and the update
-// revision becomes the current one.
+// current revision) and updated (at the update revision); once the set has
+// spec.replicas pods, all updated and ready, a RollingUpdate is complete
+// and the update revision becomes the current one.
 func status(in Input, valid []*corev1.Pod) appsv1.StatefulSetStatus {
 	set := in.Set
 	st := appsv1.StatefulSetStatus{ObservedGeneration: set.Generation, CurrentRevision: in.Current.Name,
@@ -293,8 +293,9 @@ func status(in Input, valid []*corev1.Pod) appsv1.StatefulSetStatus {
 			}
 		}
 	}
+	n := int32(replicas(set))
 	if set.Spec.UpdateStrategy.Type == appsv1.RollingUpdateStatefulSetStrategyType &&
-		st.UpdatedReplicas == st.Replicas && st.ReadyReplicas == st.Replicas {
+		st.UpdatedReplicas == n && st.ReadyReplicas == n && st.Replicas == n {
 		st.CurrentReplicas = st.UpdatedReplicas
 		st.CurrentRevision = st.UpdateRevision
 	}
