@@ -320,7 +320,10 @@ func (f *Framework) runPostFilter(ctx context.Context, state *CycleState, pod *P
 		switch {
 		case st.IsSuccess():
 			if res != nil && res.NominatedNodeName != "" {
-				msgs = append(msgs, "nominated node "+res.NominatedNodeName)
+				fe.Diagnosis.NominatedNodeName, fe.Diagnosis.Victims = res.NominatedNodeName, res.Victims
+				if m := st.Message(); m != "" {
+					msgs = append(msgs, m)
+				}
 			}
 			fe.Diagnosis.PostFilterMsg = strings.Join(msgs, "; ")
 			return nil
