@@ -41,7 +41,7 @@ func planCmd() *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			resp, err := plan.Ask(cmd.Context(), conn, pods)
+			resp, err := plan.Ask(cmd.Context(), conn, pods, nodes)
 			if err != nil {
 				return err
 			}

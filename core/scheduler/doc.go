@@ -18,9 +18,24 @@
 // default) elects one; the others keep their caches warm and take over
 // when the leader's lease lapses.
 //
+// With Config.Modules, profiles also come from the API: every replica
+// watches Plugin and SchedulerProfile objects (skiff.dev/v1alpha1), loads
+// each Plugin's version into its wazero host (a version that fails to
+// load is refused and the previous one keeps serving), builds the
+// SchedulerProfiles' frameworks, and installs them as a new generation.
+// A scheduling cycle (and a dry run, Plan) holds the generation it
+// started with to its end; a generation's modules are closed when its
+// last user releases it. Each replica reports its plugins' state and
+// counters onto the Plugin objects, at a bounded rate. The leader answers
+// dry runs (skiff plan) on Config.Conn. See docs/plugins.md.
+//
 // Concurrency: Run owns every goroutine it starts (informers, the queue's
 // timer, status writers, the election, the scheduling loop and the
 // binding cycles) and returns once they have ended. The scheduling loop
 // alone uses the engine's snapshot; the cache and the queue have their own
-// locks and are never held together.
+// locks and are never held together. The uploaded-plugin side (dynamic)
+// runs on its own reconcile goroutine and a status reporter; its lock
+// order is dynamic.mu before dynamic.refMu, with reportMu a leaf, and
+// refMu is never held across I/O or a module load, so that the
+// scheduling loop, which may release a generation, never waits on one.
 package scheduler

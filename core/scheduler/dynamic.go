@@ -297,6 +297,7 @@ func (d *dynamic) syncPlugins(ctx context.Context) bool {
 		st.want, changed = want, true
 		m, err := d.load(ctx, want)
 		if err != nil {
+			again := st.state == skiffv1alpha1.PluginRefused && st.message == refusal(err)
 			st.state, st.message = skiffv1alpha1.PluginRefused, refusal(err)
 			var pe *plugins.Error
 			if !errors.As(err, &pe) {
@@ -306,7 +307,11 @@ func (d *dynamic) syncPlugins(ctx context.Context) bool {
 			if st.active != nil {
 				serving = st.active.key.version
 			}
-			d.log.Warn("plugin version refused", "plugin", p.Name, "version", want.version, "serving", serving, "err", err)
+			level := slog.LevelWarn
+			if again {
+				level = slog.LevelDebug // a retry that failed the same way
+			}
+			d.log.Log(ctx, level, "plugin version refused", "plugin", p.Name, "version", want.version, "serving", serving, "err", err)
 			continue
 		}
 		if st.active != nil {

@@ -126,7 +126,8 @@ func TestUploadedPluginsHotSwap(t *testing.T) {
 	go func() { done <- s.Run(runCtx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	eventually(t, 60*time.Second, func() error {
+	// Loading compiles the modules: generous on a loaded machine.
+	eventually(t, 3*time.Minute, func() error {
 		got, err := client.For[*skiffv1alpha1.SchedulerProfile](e.c).Get(ctx, "", "teams")
 		if err != nil {
 			return err
@@ -150,7 +151,7 @@ func TestUploadedPluginsHotSwap(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		eventually(t, 60*time.Second, func() error {
+		eventually(t, 2*time.Minute, func() error {
 			p, err := pls.Get(ctx, "", "team")
 			if err != nil {
 				return err

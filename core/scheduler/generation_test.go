@@ -158,3 +158,14 @@ func TestMergeReplica(t *testing.T) {
 		t.Errorf("after the leader's report: %+v", st)
 	}
 }
+
+// BenchmarkAcquire is what every scheduling cycle pays for its
+// consistent view of the profiles.
+func BenchmarkAcquire(b *testing.B) {
+	s := &Scheduler{}
+	s.gen.Store(newGeneration(nil, nil, nil))
+	b.ReportAllocs()
+	for b.Loop() {
+		s.acquire().release()
+	}
+}

@@ -48,6 +48,10 @@ func (s *Scheduler) servePlan(ctx context.Context, conn *bus.Conn) {
 		func(ctx context.Context, req *bus.Msg) *bus.Msg {
 			resp := s.answerPlan(ctx, req.Data)
 			b, _ := json.Marshal(resp)
+			if len(b) > bus.MaxPayload-64<<10 {
+				b, _ = json.Marshal(&plan.Response{Replica: s.cfg.Identity,
+					Error: fmt.Sprintf("the answer (%d bytes) is too large for one message: ask for fewer pods or nodes per pod", len(b))})
+			}
 			return &bus.Msg{Data: b}
 		})
 	if err != nil && ctx.Err() == nil {
@@ -77,7 +81,16 @@ func (s *Scheduler) answerPlan(ctx context.Context, body []byte) *plan.Response 
 	}
 	resp.Nodes = nodes
 	for _, pl := range placements {
-		resp.Pods = append(resp.Pods, toPodPlan(pl))
+		pp := toPodPlan(pl)
+		if n := req.MaxNodes; n > 0 {
+			if len(pp.Scores) > n {
+				pp.MoreScored, pp.Scores = len(pp.Scores)-n, pp.Scores[:n]
+			}
+			if len(pp.Rejected) > n {
+				pp.MoreRejected, pp.Rejected = len(pp.Rejected)-n, pp.Rejected[:n]
+			}
+		}
+		resp.Pods = append(resp.Pods, pp)
 	}
 	return resp
 }

@@ -92,6 +92,8 @@ const (
 // Stats count what a scheduler did since it started.
 type Stats struct {
 	Attempts, Scheduled, Unschedulable, Errors, BindFailures int64
+	// Preemptions counts attempts that nominated a node and evicted pods.
+	Preemptions int64
 }
 
 // Scheduler schedules pods. Build it with New, run it with Run.
@@ -112,8 +114,8 @@ type Scheduler struct {
 	nodes      *client.Informer[*corev1.Node]
 	namespaces *client.Informer[*corev1.Namespace]
 
-	bindSlots                                              chan struct{}
-	attempts, scheduled, unschedulable, errs, bindFailures atomic.Int64
+	bindSlots                                                           chan struct{}
+	attempts, scheduled, unschedulable, errs, bindFailures, preemptions atomic.Int64
 }
 
 // New validates cfg and builds a scheduler; it starts nothing.
@@ -224,7 +226,7 @@ func (s *Scheduler) Leading() bool {
 // Stats returns the scheduler's counters.
 func (s *Scheduler) Stats() Stats {
 	return Stats{Attempts: s.attempts.Load(), Scheduled: s.scheduled.Load(), Unschedulable: s.unschedulable.Load(),
-		Errors: s.errs.Load(), BindFailures: s.bindFailures.Load()}
+		Errors: s.errs.Load(), BindFailures: s.bindFailures.Load(), Preemptions: s.preemptions.Load()}
 }
 
 // Run watches the cluster and, while this replica leads, schedules pods,
@@ -408,7 +410,12 @@ func (s *Scheduler) failed(ctx context.Context, qp *queue.QueuedPod, fw *framewo
 		msg = rj.Status.Message()
 	}
 	s.queue.Requeue(qp)
-	s.writer.condition(s.pods, pod, reason, msg)
+	if fe != nil && fe.Diagnosis.NominatedNodeName != "" {
+		s.preemptions.Add(1)
+		s.writer.preempt(s.pods, pod, reason, msg, fe.Diagnosis.NominatedNodeName, fw.SchedulerName(), fe.Diagnosis.Victims)
+	} else {
+		s.writer.condition(s.pods, pod, reason, msg)
+	}
 	s.writer.event(pod, fw.SchedulerName(), corev1.EventTypeWarning, "FailedScheduling", "Scheduling", msg)
 }
 

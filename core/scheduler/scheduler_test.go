@@ -257,7 +257,8 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := pods.Create(ctx, pod("big", "3"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	const msg = "0/5 nodes are available: 2 node(s) had untolerated taint {key: value}, 3 Insufficient cpu."
+	const msg = "0/5 nodes are available: 2 node(s) had untolerated taint {key: value}, 3 Insufficient cpu. " +
+		"preemption: 0/5 nodes are available: 2 Preemption is not helpful for scheduling, 3 No preemption victims found for incoming pod."
 	eventually(t, 10*time.Second, func() error {
 		p, err := pods.Get(ctx, "default", "big")
 		if err != nil {

@@ -28,6 +28,7 @@ type writer struct {
 
 	conds   chan condJob
 	evs     chan *corev1.Event
+	evicts  chan evictJob
 	dropped atomic.Int64
 	seq     atomic.Uint64
 
@@ -54,13 +55,21 @@ type condJob struct {
 	pod    *corev1.Pod
 	reason string
 	msg    string
+	// nominated, if set, becomes the pod's status.nominatedNodeName.
+	nominated string
+}
+
+// evictJob is a preemption victim to delete.
+type evictJob struct {
+	victim, preemptor *corev1.Pod
+	node, scheduler   string
 }
 
 const writers = 4
 
 func newWriter(c *client.Client, log *slog.Logger, instance string) *writer {
 	return &writer{pods: client.For[*corev1.Pod](c), events: client.For[*corev1.Event](c), log: log, instance: instance,
-		conds: make(chan condJob, 4096), evs: make(chan *corev1.Event, 4096), recent: map[types.UID]sent{}}
+		conds: make(chan condJob, 4096), evs: make(chan *corev1.Event, 4096), evicts: make(chan evictJob, 1024), recent: map[types.UID]sent{}}
 }
 
 // Run writes until ctx ends.
@@ -74,6 +83,8 @@ func (w *writer) Run(ctx context.Context) error {
 					return
 				case j := <-w.conds:
 					w.writeCondition(ctx, j)
+				case j := <-w.evicts:
+					w.evict(ctx, j)
 				case ev := <-w.evs:
 					if _, err := w.events.Create(ctx, ev, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
 						w.log.Debug("write event", "reason", ev.Reason, "pod", ev.InvolvedObject.Name, "err", err)
@@ -98,6 +109,38 @@ func (w *writer) condition(inf interface {
 	}
 }
 
+// preempt records that pod is nominated to node and evicts the victims
+// there (graceful deletion, with an event on each).
+func (w *writer) preempt(inf interface {
+	Get(ns, name string) (*corev1.Pod, bool)
+}, pod *corev1.Pod, reason, msg, node, scheduler string, victims []*corev1.Pod) {
+	for _, v := range victims {
+		select {
+		case w.evicts <- evictJob{victim: v, preemptor: pod, node: node, scheduler: scheduler}:
+		default:
+			w.dropped.Add(1) // the next attempt preempts again
+		}
+	}
+	select {
+	case w.conds <- condJob{inf: inf, pod: pod, reason: reason, msg: msg, nominated: node}:
+	default:
+		w.dropped.Add(1)
+	}
+}
+
+func (w *writer) evict(ctx context.Context, j evictJob) {
+	uid := j.victim.UID
+	_, _, err := w.pods.Delete(ctx, j.victim.Namespace, j.victim.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil {
+		if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && ctx.Err() == nil {
+			w.log.Warn("evict preemption victim", "pod", key(j.victim), "err", err)
+		}
+		return
+	}
+	w.event(j.victim, j.scheduler, corev1.EventTypeNormal, "Preempted", "Preempting",
+		fmt.Sprintf("Preempted by pod %s on node %s", j.preemptor.UID, j.node))
+}
+
 func (w *writer) writeCondition(ctx context.Context, j condJob) {
 	cur, ok := j.inf.Get(j.pod.Namespace, j.pod.Name)
 	for attempt := 0; attempt < 3; attempt++ {
@@ -105,6 +148,12 @@ func (w *writer) writeCondition(ctx context.Context, j condJob) {
 			return // gone, replaced, bound or going
 		}
 		next, changed := withCondition(cur, j.reason, j.msg)
+		if j.nominated != "" && next.Status.NominatedNodeName != j.nominated {
+			if !changed {
+				next = cur.DeepCopy()
+			}
+			next.Status.NominatedNodeName, changed = j.nominated, true
+		}
 		if !changed {
 			return
 		}

@@ -24,6 +24,11 @@ type Diagnosis struct {
 	// Rejected, when the cycle recorded scores (ScheduleOptions), names
 	// the Filter plugin that rejected each node.
 	Rejected []NodeRejection
+	// NominatedNodeName and Victims are what a PostFilter plugin
+	// (preemption) decided: the pod should go to NominatedNodeName once
+	// Victims are gone.
+	NominatedNodeName string
+	Victims           []*corev1.Pod
 }
 
 // FitError is returned when no node can take a pod.

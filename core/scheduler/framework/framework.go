@@ -209,6 +209,24 @@ func (f *Framework) Binder() Binder { return f.binder }
 // WaitingPods implements Handle.
 func (f *Framework) WaitingPods() *WaitingPods { return f.waiting }
 
+// RunFilters implements Handle.
+func (f *Framework) RunFilters(ctx context.Context, state *CycleState, pod *PodInfo, node *NodeInfo) *Status {
+	nodes := []*NodeInfo{node}
+	statuses := make([]*Status, 1)
+	for _, pl := range f.filter {
+		if state.skipFilter[pl.Name()] {
+			continue
+		}
+		if st := pl.Filter(ctx, state, pod, nodes, statuses); !st.IsSuccess() {
+			return st
+		}
+		if st := statuses[0]; !st.IsSuccess() {
+			return st
+		}
+	}
+	return nil
+}
+
 // HasBinder reports whether the profile can bind pods.
 func (f *Framework) HasBinder() bool { return len(f.bind) > 0 }
 

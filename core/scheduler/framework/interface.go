@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -68,9 +69,13 @@ type PostFilterPlugin interface {
 	PostFilter(ctx context.Context, state *CycleState, pod *PodInfo, rejected *Diagnosis) (*PostFilterResult, *Status)
 }
 
-// PostFilterResult names the node a PostFilter plugin made room on.
+// PostFilterResult names the node a PostFilter plugin made room on, and
+// the pods that must go for the room to exist. The plugin decides; the
+// scheduler evicts the victims (graceful deletion) and records the
+// nomination on the pod.
 type PostFilterResult struct {
 	NominatedNodeName string
+	Victims           []*corev1.Pod
 }
 
 // PreScorePlugin runs once per pod over the feasible nodes, before Score;
@@ -175,4 +180,10 @@ type Handle interface {
 	Binder() Binder
 	// WaitingPods lets Permit plugins allow or reject pods that wait.
 	WaitingPods() *WaitingPods
+	// RunFilters runs the profile's Filter plugins (those PreFilter did
+	// not skip) for pod on node alone, which may be a modified copy of a
+	// snapshot's NodeInfo (with Generation 0, so that no plugin caches
+	// it); it returns the first rejection, nil if the node fits.
+	// PostFilter plugins use it to try what evictions would change.
+	RunFilters(ctx context.Context, state *CycleState, pod *PodInfo, node *NodeInfo) *Status
 }

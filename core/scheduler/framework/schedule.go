@@ -123,6 +123,13 @@ func (f *Framework) SchedulePod(ctx context.Context, state *CycleState, pod *Pod
 		return ScheduleResult{}, err
 	}
 	var res ScheduleResult
+	// A pod nominated by preemption tries its node first (as
+	// kube-scheduler): the room was made for it there.
+	if nn := pod.Pod.Status.NominatedNodeName; nn != "" && !opts.RecordScores {
+		if ni := state.Nodes().Get(nn); ni != nil && slices.Contains(candidates, ni) && f.RunFilters(ctx, state, pod, ni).IsSuccess() {
+			return ScheduleResult{Node: nn, Evaluated: 1, Feasible: 1}, nil
+		}
+	}
 	feasible, evaluated, err := f.findFeasible(ctx, state, pod, candidates, opts.Start, sc)
 	if err != nil {
 		return ScheduleResult{}, err
@@ -320,7 +327,10 @@ func (f *Framework) runPostFilter(ctx context.Context, state *CycleState, pod *P
 		switch {
 		case st.IsSuccess():
 			if res != nil && res.NominatedNodeName != "" {
-				msgs = append(msgs, "nominated node "+res.NominatedNodeName)
+				fe.Diagnosis.NominatedNodeName, fe.Diagnosis.Victims = res.NominatedNodeName, res.Victims
+				if m := st.Message(); m != "" {
+					msgs = append(msgs, m)
+				}
 			}
 			fe.Diagnosis.PostFilterMsg = strings.Join(msgs, "; ")
 			return nil

@@ -21,12 +21,15 @@ import (
 	"github.com/skiffhq/skiff/sdk/api"
 )
 
-// MaxPods bounds the pods of one plan.
-const MaxPods = 10_000
+// MaxPods bounds the pods of one plan (the request is one NATS message).
+const MaxPods = 5_000
 
 // Request is what skiff plan asks: the pods, in order.
 type Request struct {
 	Pods []corev1.Pod `json:"pods"`
+	// MaxNodes bounds the scored and the rejected nodes returned per pod
+	// (0: all of them, as long as the answer fits in one message).
+	MaxNodes int `json:"maxNodes,omitempty"`
 }
 
 // Response is the scheduler's answer, one entry per pod in the order
@@ -58,6 +61,10 @@ type PodPlan struct {
 	Scores []NodeScore `json:"scores,omitempty"`
 	// Rejected are the nodes a Filter plugin turned down.
 	Rejected []Rejection `json:"rejected,omitempty"`
+	// MoreScored and MoreRejected count the nodes left out of Scores and
+	// Rejected (Request.MaxNodes).
+	MoreScored   int `json:"moreScored,omitempty"`
+	MoreRejected int `json:"moreRejected,omitempty"`
 }
 
 // NodeScore is one node's total and per-plugin scores.
@@ -193,9 +200,10 @@ func withDefaults(p *corev1.Pod, ns string) *corev1.Pod {
 	return p
 }
 
-// Ask sends pods to the leading scheduler and returns its answer.
-func Ask(ctx context.Context, conn *bus.Conn, pods []*corev1.Pod) (*Response, error) {
-	req := Request{Pods: make([]corev1.Pod, len(pods))}
+// Ask sends pods to the leading scheduler and returns its answer, with
+// at most maxNodes scored and rejected nodes per pod (0: all).
+func Ask(ctx context.Context, conn *bus.Conn, pods []*corev1.Pod, maxNodes int) (*Response, error) {
+	req := Request{Pods: make([]corev1.Pod, len(pods)), MaxNodes: maxNodes}
 	for i, p := range pods {
 		req.Pods[i] = *p
 	}

@@ -48,7 +48,7 @@ metadata: {name: cm}
 		{name: "unknown field", manifest: "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {colour: blue}\n", err: "document 1"},
 		{name: "too many", manifest: `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"replicas":20000,
 "selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"i"}]}}}}`,
-			err: "more than 10000 pods"},
+			err: "more than 5000 pods"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pods, skipped, err := Pods([]byte(tc.manifest))

@@ -48,7 +48,7 @@ func Print(w io.Writer, r *Response, o PrintOptions) error {
 		}
 		for i, s := range p.Scores {
 			if o.MaxNodes > 0 && i == o.MaxNodes {
-				fmt.Fprintf(&b, "    … %d more scored\n", len(p.Scores)-i)
+				p.MoreScored += len(p.Scores) - i
 				break
 			}
 			parts := make([]string, 0, len(s.Plugins))
@@ -57,12 +57,18 @@ func Print(w io.Writer, r *Response, o PrintOptions) error {
 			}
 			fmt.Fprintf(&b, "    %-*s  %5d  = %s\n", width, s.Node, s.Total, strings.Join(parts, " + "))
 		}
+		if p.MoreScored > 0 {
+			fmt.Fprintf(&b, "    … %d more scored\n", p.MoreScored)
+		}
 		for i, rj := range p.Rejected {
 			if o.MaxNodes > 0 && i == o.MaxNodes {
-				fmt.Fprintf(&b, "    … %d more rejected\n", len(p.Rejected)-i)
+				p.MoreRejected += len(p.Rejected) - i
 				break
 			}
 			fmt.Fprintf(&b, "    %-*s  rejected by %s: %s\n", width, rj.Node, rj.Plugin, rj.Reason)
+		}
+		if p.MoreRejected > 0 {
+			fmt.Fprintf(&b, "    … %d more rejected\n", p.MoreRejected)
 		}
 	}
 	fmt.Fprintf(&b, "%d/%d pods would be scheduled (%d nodes, scheduler %s); nothing was created\n", placed, len(r.Pods), r.Nodes, r.Replica)

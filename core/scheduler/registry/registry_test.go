@@ -68,6 +68,7 @@ func start(t *testing.T) (*registry.Registry, *blob.Store, *client.Client) {
 
 func TestCheck(t *testing.T) {
 	team := plugintest.Build(t, teamPkg)
+	noabi := plugintest.Build(t, "./testdata/noabi")
 	for _, tc := range []struct {
 		name     string
 		wasm     []byte
@@ -82,6 +83,7 @@ func TestCheck(t *testing.T) {
 		{"unknown setting", team, `{"colour":"blue"}`, "settings"},
 		{"not json", team, `{label`, "settings are not JSON"},
 		{"empty module", []byte("\x00asm\x01\x00\x00\x00"), "", "instantiate"},
+		{"missing exports", noabi, "", "instantiate: missing export"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var settings []byte
