@@ -2,6 +2,8 @@ package wasmplugin_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,3 +110,48 @@ func TestPodSectionsBlanked(t *testing.T) {
 }
 
 func pluginsConfig() plugins.Config { return plugins.Config{CallTimeout: 5 * time.Second} }
+
+// TestHammerCache runs filters of a pure plugin from several goroutines
+// over two snapshots of the same node names with different labels (as a
+// scheduler and a `skiff plan` simulation would), so that slots are
+// shared by NodeInfos whose records differ and the cache is filled and
+// invalidated concurrently: every answer must be the right one for its
+// snapshot.
+func TestHammerCache(t *testing.T) {
+	h := newHost(t, pluginsConfig())
+	p := load(t, h, "team", teamPkg, "")
+	f := wasmPlugin(t, p).(framework.FilterPlugin)
+	const n = 60
+	snaps := make([][]*framework.NodeInfo, 2)
+	for s := range snaps {
+		for i := range n {
+			ni := framework.NewNodeInfo(testNode(fmt.Sprint("n", i), map[string]string{"team": teams[(i+s)%3]}))
+			ni.Generation = int64(s + 1)
+			snaps[s] = append(snaps[s], ni)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			st := make([]*framework.Status, n)
+			for k := range 150 {
+				s, team := (g+k)%2, teams[(g*7+k)%3]
+				clear(st)
+				pod := framework.NewPodInfo(testPod(fmt.Sprint("p", g, "-", k), "", map[string]string{"skiff.dev/team": team}))
+				if s := f.Filter(context.Background(), framework.NewCycleState(nil), pod, snaps[s], st); !s.IsSuccess() {
+					t.Error(s)
+					return
+				}
+				for i, ni := range snaps[s] {
+					if want := ni.Node().Labels["team"] == team; st[i].IsSuccess() != want {
+						t.Errorf("goroutine %d, cycle %d, snapshot %d, node %s (team %s), pod team %s: passed %v",
+							g, k, s, ni.Name(), ni.Node().Labels["team"], team, st[i].IsSuccess())
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d guest calls for 600 filters", p.Stats().Calls)
+}
