@@ -4,7 +4,7 @@ GO        ?= go
 LINT_VER  := v2.15.0
 DATA_DIR  ?= .skiff
 
-.PHONY: up test test-containerd check build bench-api fmt
+.PHONY: up test test-containerd check build bench-api bench-scheduler fmt
 
 ## up: bring up a cluster on this machine (embedded NATS) in ./.skiff
 up:
@@ -35,6 +35,14 @@ check:
 ## bench-api: the API server benchmark (creates, updates, watch latency)
 bench-api:
 	$(GO) run ./cmd/skiff bench api
+
+## bench-scheduler: pods created, scheduled and bound on simulated nodes,
+## the policy built in and then as WASM plugins (500 and 5,000 nodes)
+bench-scheduler:
+	$(GO) run ./cmd/skiff bench scheduler --nodes 500 --pods 5000 --clients 16
+	$(GO) run ./cmd/skiff bench scheduler --nodes 500 --pods 5000 --clients 16 --wasm
+	$(GO) run ./cmd/skiff bench scheduler --nodes 5000 --pods 10000 --clients 16
+	$(GO) run ./cmd/skiff bench scheduler --nodes 5000 --pods 10000 --clients 16 --wasm
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

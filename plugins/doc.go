@@ -22,7 +22,17 @@
 //
 // Each instance keeps a node table (docs/abi.md): the host sends a node's
 // record to an instance once, then names it by slot, and resends
-// everything after a failed call.
+// everything after a failed call. An instance's linear memory is reserved
+// up to its cap outside the Go heap where the system allows (mmap), so it
+// is backed only where the guest writes and never counts toward the Go
+// heap's GC target.
+//
+// Info reports what a version promises: the node and pod sections it
+// reads and whether it is pure (its answer for a node depends on those
+// alone), and a Serial per loaded version, so that callers (the scheduler
+// adapter) may cache answers and know when to drop them. A Batch that
+// implements PodFieldsBatch is asked for pod records with only the
+// sections the version reads.
 //
 // Concurrency: Host and Plugin are safe for concurrent use. A wazero
 // module instance is not: each instance serves one call at a time, so a

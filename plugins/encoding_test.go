@@ -233,3 +233,29 @@ func BenchmarkNodeTable(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCall times a score call with one node, the cost a cycle pays
+// when a pure plugin's answers come from the cache but for the node the
+// previous pod was placed on: held (the guest has the record) and
+// updated (the record changed, so it travels with the call).
+func BenchmarkCall(b *testing.B) {
+	h := newHost(b, plugins.Config{})
+	p := load(b, h, "good", goodPkg, `{"score": 1}`)
+	rec := abi.AppendNode(nil, realisticNode(0), abi.FieldLabels)
+	held := &plugins.Records{Pod: benchPod(), Nodes: [][]byte{rec}}
+	updated := &everyTime{pod: benchPod(), nodes: []plugins.NodeRecord{{Slot: 0, Record: rec}}}
+	for _, bt := range []struct {
+		name  string
+		batch plugins.Batch
+	}{{"held", held}, {"updated", updated}} {
+		b.Run(bt.name, func(b *testing.B) {
+			scores := make([]int64, 1)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := p.Score(b.Context(), bt.batch, scores); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -459,3 +459,50 @@ func TestLoopingGuestDoesNotStallGC(t *testing.T) {
 	}
 	t.Logf("GC during a guest loop: %v", took)
 }
+
+// updatedBatch sends its nodes' records with every call, as changed.
+type updatedBatch struct {
+	pod   []byte
+	nodes []plugins.NodeRecord
+}
+
+func (b *updatedBatch) Encode(abi.Fields) ([]byte, []plugins.NodeRecord) {
+	for i := range b.nodes {
+		b.nodes[i].Rev = plugins.NewRev()
+	}
+	return b.pod, b.nodes
+}
+
+// TestGuestMemoryStaysBounded makes many calls that each leave garbage in
+// the guest (every record is sent again, and the SDK stores a copy),
+// small ones (which yield to the guest's garbage collector only every
+// few calls) and large ones, under a small memory cap: far more garbage
+// than the cap is made, so the guest's collector must keep up.
+func TestGuestMemoryStaysBounded(t *testing.T) {
+	h := newHost(t, plugins.Config{MemoryLimit: 16 << 20, PoolSize: 1})
+	p := load(t, h, "good", goodPkg, `{"score": 1}`)
+	for _, tc := range []struct {
+		name         string
+		nodes, calls int
+	}{{"small", 1, 100000}, {"large", 500, 200}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &updatedBatch{pod: benchPod()}
+			size := 0
+			for i := range tc.nodes {
+				rec := abi.AppendNode(nil, realisticNode(i), abi.FieldLabels)
+				size += len(rec)
+				b.nodes = append(b.nodes, plugins.NodeRecord{Slot: uint32(i), Record: rec})
+			}
+			scores := make([]int64, tc.nodes)
+			for i := range tc.calls {
+				if err := p.Score(t.Context(), b, scores); err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+			}
+			t.Logf("%d calls, %d MB of records stored, no memory error", tc.calls, tc.calls*size>>20)
+		})
+	}
+	if n := p.Stats().Errors[plugins.KindMemory]; n > 0 {
+		t.Errorf("%d memory errors", n)
+	}
+}

@@ -43,5 +43,6 @@ func benchSchedulerCmd() *cobra.Command {
 	cmd.Flags().StringVar(&cfg.CacheDir, "cache-dir", "", "where built plugins and compiled modules are kept (default: the user cache directory)")
 	cmd.Flags().DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "bound on the measured phase")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	cmd.Flags().StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile, taken after the measured phase, to this file")
 	return cmd
 }

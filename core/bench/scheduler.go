@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +49,9 @@ type SchedulerConfig struct {
 	CacheDir string
 	// Timeout bounds the measured phase (default 2 minutes).
 	Timeout time.Duration
+	// MemProfile, if set, receives a heap profile taken after the
+	// measured phase, before anything is stopped.
+	MemProfile string
 	// Out receives the report (default os.Stdout).
 	Out io.Writer
 }
@@ -319,6 +324,15 @@ func RunScheduler(ctx context.Context, cfg SchedulerConfig) (SchedulerResult, er
 	for _, ps := range res.Plugins {
 		fmt.Fprintf(out, "plugin %s: %d calls, errors %v, latency p50 %v p99 %v\n", ps.Name, ps.Calls, ps.Errors, ps.Latency.P50, ps.Latency.P99)
 	}
+	if cfg.MemProfile != "" {
+		if err := writeHeapProfile(cfg.MemProfile); err != nil {
+			return res, err
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(out, "memory: peak RSS %.0f MB; Go heap in use %.0f MB, obtained from the OS %.0f MB (all Go memory %.0f MB)\n",
+		float64(res.PeakRSS)/(1<<20), float64(ms.HeapInuse)/(1<<20), float64(ms.HeapSys)/(1<<20), float64(ms.Sys)/(1<<20))
 	fmt.Fprintf(out, "RESULT pods_per_sec=%.0f create_p99_ms=%.2f bound_p99_ms=%.2f peak_rss_mb=%.0f\n",
 		res.PodsPerSec, float64(res.CreateP99.Microseconds())/1000, float64(res.BoundP99.Microseconds())/1000, float64(res.PeakRSS)/(1<<20))
 	return res, nil
@@ -415,4 +429,17 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -30,6 +30,10 @@
 //
 // Registration happens in init: a c-shared (reactor) module runs package
 // initialisation when the host instantiates it, and never runs main.
+// ReadsNode and ReadsPod declare what the plugin reads (the host sends
+// only that; reading more panics), and Pure promises that a node's answer
+// depends on nothing else, which lets the host answer most calls from a
+// cache (docs/abi.md, "Cached answers").
 //
 // Lifetimes: the pod's view and the strings it returns alias the request
 // buffer, which the next call overwrites: they are valid until the

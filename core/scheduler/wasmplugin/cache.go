@@ -89,13 +89,17 @@ func (pl *Plugin) misses(b *batch, info plugins.Info, score bool, hit func(a *an
 	a := pl.lookup(info.Serial, score, key)
 	var missed []*framework.NodeInfo
 	for i, ni := range all {
-		e := pl.nodeRecord(ni, info.NodeFields)
-		if slot := e.rec.Slot; int(slot) < len(a.rev) && a.rev[slot] == e.rec.Rev {
+		slot, rev, ok := pl.nodes.quick(ni, info.NodeFields, pl.calls)
+		if !ok {
+			e := pl.nodeRecord(ni, info.NodeFields)
+			slot, rev = e.rec.Slot, e.rec.Rev
+		}
+		if int(slot) < len(a.rev) && a.rev[slot] == rev {
 			hit(a, i, slot)
 			continue
 		}
 		b.idx = append(b.idx, i)
-		miss = append(miss, e.rec)
+		miss = append(miss, plugins.NodeRecord{Slot: slot, Rev: rev})
 	}
 	b.recs = miss
 	if len(b.idx) > 0 {

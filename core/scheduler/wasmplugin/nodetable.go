@@ -52,9 +52,61 @@ type nodeTable struct {
 	enc   []byte
 }
 
+// probeEntry maps a NodeInfo to its slot, and mirrors what of its entry
+// the check of a cached record reads, so that a hit touches one cache
+// line: the node object, generation, fields and Rev the record was
+// encoded with (valid only while ni is the entry's NodeInfo), and when
+// it was last used (folded into the entry on eviction).
 type probeEntry struct {
-	ni   *framework.NodeInfo
-	slot uint32 // slot+1
+	ni     *framework.NodeInfo
+	node   *corev1.Node
+	gen    int64
+	rev    uint64
+	used   uint64
+	slot   uint32 // slot+1
+	fields abi.Fields
+}
+
+// quick returns the slot and Rev of ni's record with fields when the
+// probe table shows it valid: the same NodeInfo, node object and fields,
+// and the same generation or, for a record without resources, any.
+func (t *nodeTable) quick(ni *framework.NodeInfo, fields abi.Fields, now uint64) (slot uint32, rev uint64, ok bool) {
+	if len(t.probe) == 0 {
+		return 0, 0, false
+	}
+	mask := uint64(len(t.probe) - 1)
+	for h := t.hash(ni); ; h = (h + 1) & mask {
+		p := &t.probe[h]
+		if p.ni == ni {
+			if p.rev == 0 || p.node != ni.Node() || p.fields != fields ||
+				!((p.gen == ni.Generation && ni.Generation != 0) || fields&abi.FieldResources == 0) {
+				return 0, 0, false
+			}
+			p.used = now
+			return p.slot - 1, p.rev, true
+		}
+		if p.ni == nil {
+			return 0, 0, false
+		}
+	}
+}
+
+// mirror copies e into ni's probe entry.
+func (t *nodeTable) mirror(e *nodeEntry) {
+	if len(t.probe) == 0 {
+		return
+	}
+	mask := uint64(len(t.probe) - 1)
+	for h := t.hash(e.ni); ; h = (h + 1) & mask {
+		p := &t.probe[h]
+		if p.ni == e.ni {
+			p.node, p.gen, p.rev, p.used, p.fields = e.node, e.gen, e.rec.Rev, e.used, e.fields
+			return
+		}
+		if p.ni == nil {
+			return
+		}
+	}
 }
 
 func (t *nodeTable) hash(ni *framework.NodeInfo) uint64 {
@@ -90,13 +142,15 @@ func (t *nodeTable) insert(ni *framework.NodeInfo, slot uint32) {
 	if t.probe[h].ni == nil {
 		t.used++
 	}
-	t.probe[h] = probeEntry{ni, slot + 1}
+	e := &t.entries[slot]
+	t.probe[h] = probeEntry{ni: ni, node: e.node, gen: e.gen, rev: e.rec.Rev, used: e.used, slot: slot + 1, fields: e.fields}
 }
 
 // rebuild makes a probe table of size entries (a power of two, or 0 for
 // the same size, shrunk when mostly empty) holding the entries' current
 // NodeInfos only.
 func (t *nodeTable) rebuild(size int) {
+	t.foldUsed()
 	live := 0
 	for i := range t.entries {
 		if t.entries[i].ni != nil {
@@ -125,7 +179,8 @@ func (t *nodeTable) rebuild(size int) {
 		for t.probe[h].ni != nil {
 			h = (h + 1) & mask
 		}
-		t.probe[h] = probeEntry{ni, uint32(i) + 1}
+		e := &t.entries[i]
+		t.probe[h] = probeEntry{ni: ni, node: e.node, gen: e.gen, rev: e.rec.Rev, used: e.used, slot: uint32(i) + 1, fields: e.fields}
 		t.used++
 	}
 }
@@ -136,6 +191,18 @@ func bitsLen(x int) int {
 		n++
 	}
 	return n
+}
+
+// foldUsed brings the entries' last use up to date from the probe table.
+func (t *nodeTable) foldUsed() {
+	for i := range t.probe {
+		p := &t.probe[i]
+		if p.ni != nil {
+			if e := &t.entries[p.slot-1]; e.ni == p.ni {
+				e.used = max(e.used, p.used)
+			}
+		}
+	}
 }
 
 // entry returns ni's entry, taking a slot for it when it has none.
@@ -182,6 +249,7 @@ func (t *nodeTable) slot() uint32 {
 // evict frees the entries unused for evictAfter calls and drops stale
 // keys from the probe table.
 func (t *nodeTable) evict(now uint64) {
+	t.foldUsed()
 	for i := range t.entries {
 		e := &t.entries[i]
 		if e.ni == nil || now-e.used <= evictAfter {
@@ -212,6 +280,7 @@ func (pl *Plugin) nodeRecord(ni *framework.NodeInfo, fields abi.Fields) *nodeEnt
 		// The same generation, or a record of the node object alone
 		// (without resources, it does not change with the node's pods).
 		e.gen, e.used = ni.Generation, pl.calls
+		t.mirror(e)
 		return e
 	}
 	var n abi.Node
@@ -224,5 +293,6 @@ func (pl *Plugin) nodeRecord(ni *framework.NodeInfo, fields abi.Fields) *nodeEnt
 		e.rec.Rev = plugins.NewRev()
 	}
 	e.node, e.gen, e.fields, e.used = ni.Node(), ni.Generation, fields, pl.calls
+	t.mirror(e)
 	return e
 }
