@@ -72,7 +72,12 @@ type Runtime struct {
 	client *client.Client
 	daemon *os.Process // the private daemon New started, or nil
 	net    *network
-	unlock func() // releases the bridge lock; nil with CNIConfList
+
+	// lockMu guards unlock, which releases the host-wide lock of the pod
+	// bridge, taken with the first pod network (nil until then, and with
+	// CNIConfList).
+	lockMu sync.Mutex
+	unlock func()
 	log    *slog.Logger
 
 	finalizeMu sync.Mutex
@@ -143,16 +148,6 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	cfg = r.cfg
-	if cfg.CNIConfList == nil {
-		if r.unlock, err = lockBridge(cfg.Bridge); err != nil {
-			return nil, err
-		}
-	}
-	defer func() {
-		if r.client == nil {
-			r.release() // New failed
-		}
-	}()
 	addr := cfg.Address
 	if addr == "" {
 		if err := canRunDaemon(cfg.Binary); err != nil {
@@ -325,8 +320,29 @@ func (r *Runtime) PodCIDR() string {
 	return r.cfg.PodCIDR
 }
 
+// lockBridge takes the host-wide lock of the generated network's bridge
+// once (see network.go's lockBridge).
+func (r *Runtime) lockBridge() error {
+	if r.cfg.CNIConfList != nil {
+		return nil
+	}
+	r.lockMu.Lock()
+	defer r.lockMu.Unlock()
+	if r.unlock != nil {
+		return nil
+	}
+	unlock, err := lockBridge(r.cfg.Bridge)
+	if err != nil {
+		return err
+	}
+	r.unlock = unlock
+	return nil
+}
+
 // release drops the bridge lock.
 func (r *Runtime) release() {
+	r.lockMu.Lock()
+	defer r.lockMu.Unlock()
 	if r.unlock != nil {
 		r.unlock()
 		r.unlock = nil

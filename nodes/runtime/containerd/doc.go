@@ -41,6 +41,10 @@
 // restarts.
 //
 // Concurrency: a *Runtime is safe for concurrent use. One mutex (finalize)
-// serialises finalization so that a task is deleted once; nothing else is
-// locked in the runtime, containerd's metadata store being the only state.
+// serialises finalization so that a task is deleted once; another (lock)
+// guards the host-wide lock of the pod bridge, taken with the first pod
+// network (a second runtime on the same bridge is refused: it would give
+// out the same addresses). The two are never held together. Nothing else
+// is locked in the runtime, containerd's metadata store being the only
+// state.
 package containerd

@@ -135,7 +135,9 @@ const lockDir = "/run/skiff"
 
 // lockBridge takes the host-wide lock of a bridge: two runtimes on one
 // bridge would hand out the same addresses from their own host-local
-// leases. The lock is released by unlock or when the process ends.
+// leases. A runtime takes it with its first pod network (so that one that
+// runs no pods, an image tool say, does not), and releases it by unlock
+// or when the process ends.
 func lockBridge(bridge string) (unlock func(), err error) {
 	if err := os.MkdirAll(lockDir, 0o755); err != nil {
 		return nil, fmt.Errorf("containerd: bridge lock: %w", err)

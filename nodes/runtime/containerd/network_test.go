@@ -71,11 +71,6 @@ func TestPodNetwork(t *testing.T) {
 	cfg := containerdtest.Config(t)
 	rt := open(t, cfg, true)
 	ctx := t.Context()
-	other := cfg
-	other.StateDir = t.TempDir()
-	if _, err := containerd.New(ctx, other); err == nil || !strings.Contains(err.Error(), "used by another Skiff node") {
-		t.Fatalf("a second runtime on the same bridge: %v, want refused", err)
-	}
 	hostPort := freePort(t)
 	serve := sh(`mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www`)
 
@@ -87,6 +82,14 @@ func TestPodNetwork(t *testing.T) {
 	}
 	a := &pod{rt: rt, sb: sbA, uid: "u-net-a", dir: t.TempDir()}
 	b := newPod(t, rt, "u-net-b")
+	// A second runtime on the same bridge would give out the same
+	// addresses from its own leases: its first pod network is refused.
+	other := cfg
+	other.StateDir = containerdtest.StateDir(t)
+	second := open(t, other, true)
+	if _, err := second.RunSandbox(ctx, runtime.SandboxConfig{Name: "c", Namespace: "ns", UID: "u-net-c"}); err == nil || !strings.Contains(err.Error(), "used by another Skiff node") {
+		t.Fatalf("a pod of a second runtime on the same bridge: %v, want refused", err)
+	}
 	prefix := netip.MustParsePrefix(cfg.PodCIDR)
 	for _, sb := range []runtime.Sandbox{a.sb, b.sb} {
 		ip, err := netip.ParseAddr(sb.IP)
