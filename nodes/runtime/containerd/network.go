@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	gocni "github.com/containerd/go-cni"
 	"golang.org/x/sys/unix"
@@ -130,6 +131,9 @@ func findPlugins(dirs, plugins []string) error {
 	return nil
 }
 
+// cniTimeout bounds one CNI ADD or DEL (a hung plugin is killed).
+const cniTimeout = time.Minute
+
 // lockDir holds the host-wide locks of pod bridges.
 const lockDir = "/run/skiff"
 
@@ -188,6 +192,8 @@ func hostPorts(ports []runtime.PortMapping) []runtime.PortMapping {
 // setup runs CNI ADD for sandbox id in the namespace at path and returns
 // the pod's IPv4 address.
 func (n *network) setup(ctx context.Context, id, path string, ports []runtime.PortMapping) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, cniTimeout)
+	defer cancel()
 	res, err := n.of(ports).Setup(ctx, id, path, portOpts(ports)...)
 	if err != nil {
 		return "", fmt.Errorf("CNI ADD: %w", err)
@@ -207,6 +213,8 @@ func (n *network) setup(ctx context.Context, id, path string, ports []runtime.Po
 // hostPort rules); path may name a namespace that is gone, or be "".
 // It removes the hostPort chains portmap leaves once no mapping is left.
 func (n *network) teardown(ctx context.Context, id, path string, ports []runtime.PortMapping) error {
+	ctx, cancel := context.WithTimeout(ctx, cniTimeout)
+	defer cancel()
 	if path != "" && !isNetNS(path) {
 		path = "" // gone: the plugins release what they can without it
 	}
