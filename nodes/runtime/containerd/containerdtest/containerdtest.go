@@ -71,7 +71,7 @@ type Network struct {
 
 // NewNetwork picks a bridge name and pod range for one test and deletes
 // the bridge (which the CNI bridge plugin creates on first use and never
-// removes) at cleanup.
+// removes) and its lock file at cleanup.
 func NewNetwork(t testing.TB) Network {
 	t.Helper()
 	var b [6]byte
@@ -82,6 +82,7 @@ func NewNetwork(t testing.TB) Network {
 		if out, err := exec.Command("ip", "link", "del", nw.Bridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
 			t.Logf("delete bridge %s: %v: %s", nw.Bridge, err, out)
 		}
+		_ = os.Remove("/run/skiff/bridge-" + nw.Bridge + ".lock")
 	})
 	return nw
 }
