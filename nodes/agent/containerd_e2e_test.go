@@ -427,6 +427,7 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 		{Name: "shared", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
 		{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostDir, Type: &dirOrCreate}}},
 	}
+	p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"db.local", "db"}}}
 	main := &p.Spec.Containers[0]
 	main.VolumeMounts = []corev1.VolumeMount{
 		{Name: "cfg", MountPath: "/etc/app"},
@@ -462,6 +463,7 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 		{id, []string{"stat", "-L", "-c", "%a", "/secrets/db/password"}, "400\n"},
 		{id, []string{"sh", "-c", `echo "$GREETING $PASSWORD $S_user $S_password [$MISSING] $POD_NAME $NODE"`}, "hello s3cret admin s3cret [] vols n1\n"},
 		{id, []string{"sh", "-c", `echo $POD_IP`}, p.Status.PodIP + "\n"},
+		{id, []string{"sh", "-c", `grep -E "vols|db.local" /etc/hosts`}, p.Status.PodIP + "\tvols\n10.1.2.3\tdb.local\tdb\n"},
 	} {
 		var out string
 		code := -1

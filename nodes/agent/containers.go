@@ -68,6 +68,13 @@ func (w *worker) containerConfig(ctx context.Context, pod *corev1.Pod, podIP str
 	if err != nil {
 		return runtime.ContainerConfig{}, err
 	}
+	hosts, err := w.etcHosts(pod, podIP)
+	if err != nil {
+		return runtime.ContainerConfig{}, fmt.Errorf("/etc/hosts: %w", err)
+	}
+	if hosts != "" && !slices.ContainsFunc(mounts, func(m runtime.Mount) bool { return m.ContainerPath == "/etc/hosts" }) {
+		mounts = append(mounts, runtime.Mount{HostPath: hosts, ContainerPath: "/etc/hosts"})
+	}
 	labels := podLabels(pod)
 	labels[runtime.LabelContainerName] = c.Name
 	labels[runtime.LabelContainerKind] = s.Kind

@@ -225,6 +225,46 @@ func (w *worker) refreshVolumes(ctx context.Context, pod *corev1.Pod) {
 	}
 }
 
+// etcHosts writes the pod's /etc/hosts, as the kubelet manages it for
+// pods with a network of their own: localhost, the pod's IP with its host
+// name (and subdomain FQDN), then spec.hostAliases. It returns the file's
+// path ("" when the agent keeps no pod files, for host-network pods, or
+// before the pod has an IP).
+func (w *worker) etcHosts(pod *corev1.Pod, podIP string) (string, error) {
+	dir := w.a.podVolumeDir(pod.UID)
+	if dir == "" || pod.Spec.HostNetwork || podIP == "" {
+		return "", nil
+	}
+	host := pod.Spec.Hostname
+	if host == "" {
+		host = pod.Name
+	}
+	var b strings.Builder
+	b.WriteString("# Kubernetes-managed hosts file (Skiff node agent).\n")
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	b.WriteString("fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
+	if pod.Spec.Subdomain != "" {
+		fmt.Fprintf(&b, "%s\t%s.%s.%s.svc.cluster.local\t%s\n", podIP, host, pod.Spec.Subdomain, pod.Namespace, host)
+	} else {
+		fmt.Fprintf(&b, "%s\t%s\n", podIP, host)
+	}
+	if len(pod.Spec.HostAliases) > 0 {
+		b.WriteString("\n# Entries added by HostAliases.\n")
+		for _, ha := range pod.Spec.HostAliases {
+			fmt.Fprintf(&b, "%s\t%s\n", ha.IP, strings.Join(ha.Hostnames, "\t"))
+		}
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "etc-hosts")
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return "", err
+	}
+	return p, os.Rename(tmp, p)
+}
+
 // file is one projected file.
 type file struct {
 	data []byte
