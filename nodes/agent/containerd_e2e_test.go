@@ -426,7 +426,18 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 			Items: []corev1.KeyToPath{{Key: "password", Path: "db/password"}}}}},
 		{Name: "shared", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
 		{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostDir, Type: &dirOrCreate}}},
+		{Name: "podinfo", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+			{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+			{Path: "name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}},
+			{Path: "mem", ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "main", Resource: "limits.memory", Divisor: resource.MustParse("1Mi")}},
+		}}}},
+		{Name: "all", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "web-config"}, Items: []corev1.KeyToPath{{Key: "greeting", Path: "cfg/greeting"}}}},
+			{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "web-secret"}, Items: []corev1.KeyToPath{{Key: "user", Path: "sec/user"}}}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "ns", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}},
+		}}}},
 	}
+	p.Labels = map[string]string{"app": "vols", "tier": "test"}
 	p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"db.local", "db"}}}
 	main := &p.Spec.Containers[0]
 	main.VolumeMounts = []corev1.VolumeMount{
@@ -435,7 +446,10 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 		{Name: "creds", MountPath: "/secrets"},
 		{Name: "shared", MountPath: "/shared"},
 		{Name: "host", MountPath: "/host"},
+		{Name: "podinfo", MountPath: "/podinfo"},
+		{Name: "all", MountPath: "/all"},
 	}
+	main.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}
 	no := false
 	main.Env = []corev1.EnvVar{
 		{Name: "GREETING", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "web-config"}, Key: "greeting"}}},
@@ -463,6 +477,9 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 		{id, []string{"stat", "-L", "-c", "%a", "/secrets/db/password"}, "400\n"},
 		{id, []string{"sh", "-c", `echo "$GREETING $PASSWORD $S_user $S_password [$MISSING] $POD_NAME $NODE"`}, "hello s3cret admin s3cret [] vols n1\n"},
 		{id, []string{"sh", "-c", `echo $POD_IP`}, p.Status.PodIP + "\n"},
+		{id, []string{"cat", "/podinfo/labels"}, "app=\"vols\"\ntier=\"test\""},
+		{id, []string{"cat", "/podinfo/name", "/podinfo/mem"}, "vols64"},
+		{id, []string{"cat", "/all/cfg/greeting", "/all/sec/user", "/all/ns"}, "helloadmindefault"},
 		{id, []string{"sh", "-c", `grep -E "vols|db.local" /etc/hosts`}, p.Status.PodIP + "\tvols\n10.1.2.3\tdb.local\tdb\n"},
 	} {
 		var out string

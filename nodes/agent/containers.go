@@ -64,7 +64,7 @@ func (w *worker) containerConfig(ctx context.Context, pod *corev1.Pod, podIP str
 	if err != nil {
 		return runtime.ContainerConfig{}, err
 	}
-	mounts, err := w.mounts(ctx, pod, c, env)
+	mounts, err := w.mounts(ctx, pod, podIP, c, env)
 	if err != nil {
 		return runtime.ContainerConfig{}, err
 	}
