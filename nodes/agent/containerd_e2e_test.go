@@ -223,7 +223,7 @@ func (n *ctrdNode) testWebserver(t *testing.T) {
 	c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}
 	p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "tools", Image: containerdtest.Busybox,
 		ImagePullPolicy: corev1.PullNever, Command: []string{"sleep", "3600"}})
-	p = n.e.createPod(t, p, "n1")
+	n.e.createPod(t, p, "n1")
 	p = n.waitPod(t, "web", 30*time.Second, running1)
 	if p.Status.PodIP == "" || p.Status.PodIP == p.Status.HostIP || len(p.Status.PodIPs) != 1 {
 		t.Fatalf("podIP %q podIPs %v hostIP %q, want an address of the pod range", p.Status.PodIP, p.Status.PodIPs, p.Status.HostIP)
@@ -249,12 +249,12 @@ func (n *ctrdNode) testWebserver(t *testing.T) {
 // and the pauses between its runs grow (200 ms doubling to 800 ms here).
 func (n *ctrdNode) testCrashLoop(t *testing.T) {
 	t.Parallel()
-	p := n.e.createPod(t, ctrdPod("crash", containerdtest.Busybox, "sh", "-c", "echo crashing; exit 3"), "n1")
+	n.e.createPod(t, ctrdPod("crash", containerdtest.Busybox, "sh", "-c", "echo crashing; exit 3"), "n1")
 	// The agent keeps only the newest exited containers: collect every
 	// run's times while polling.
 	runs := map[int]runtime.Container{}
 	sawBackoff := false
-	p = n.waitPod(t, "crash", 60*time.Second, func(p *corev1.Pod) string {
+	p := n.waitPod(t, "crash", 60*time.Second, func(p *corev1.Pod) string {
 		for _, c := range containersOf(t, n.rt, p) {
 			if c.State == runtime.StateExited {
 				runs[c.Attempt] = c
@@ -304,7 +304,7 @@ func (n *ctrdNode) testOOM(t *testing.T) {
 	p := ctrdPod("hog", containerdtest.Busybox, "dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=4")
 	p.Spec.RestartPolicy = corev1.RestartPolicyNever
 	p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")}
-	p = n.e.createPod(t, p, "n1")
+	n.e.createPod(t, p, "n1")
 	p = n.waitPod(t, "hog", 30*time.Second, func(p *corev1.Pod) string {
 		cs := p.Status.ContainerStatuses
 		if p.Status.Phase != corev1.PodFailed || len(cs) != 1 || cs[0].State.Terminated == nil {
@@ -325,7 +325,7 @@ func (n *ctrdNode) testLiveness(t *testing.T) {
 	p := ctrdPod("unlively", containerdtest.Busybox, "sh", "-c", `trap "exit 143" TERM; sleep 3600 & wait`)
 	p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(9999)}},
 		InitialDelaySeconds: 1, PeriodSeconds: 1, FailureThreshold: 2, TimeoutSeconds: 1}
-	p = n.e.createPod(t, p, "n1")
+	n.e.createPod(t, p, "n1")
 	p = n.waitPod(t, "unlively", 60*time.Second, func(p *corev1.Pod) string {
 		cs := p.Status.ContainerStatuses
 		if len(cs) != 1 || cs[0].RestartCount < 1 {
@@ -346,7 +346,7 @@ func (n *ctrdNode) testReadiness(t *testing.T) {
 	p := ctrdPod("flip", containerdtest.Busybox, "sh", "-c", `mkdir -p /www && touch /www/ready && exec httpd -f -p 8080 -h /www`)
 	p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8080)}},
 		PeriodSeconds: 1, FailureThreshold: 1, SuccessThreshold: 1}
-	p = n.e.createPod(t, p, "n1")
+	n.e.createPod(t, p, "n1")
 	p = n.waitPod(t, "flip", 30*time.Second, running1)
 	id := containerID(p, "main")
 	if _, code := execIn(t, n.rt, id, "rm", "/www/ready"); code != 0 {
@@ -372,8 +372,8 @@ func (n *ctrdNode) testReadiness(t *testing.T) {
 // it when the grace period (2 s) ends, and the pod object goes.
 func (n *ctrdNode) testDeleteGrace(t *testing.T) {
 	t.Parallel()
-	p := n.e.createPod(t, ctrdPod("stubborn", containerdtest.Busybox, "sh", "-c", `trap "" TERM; while true; do sleep 1; done`), "n1")
-	p = n.waitPod(t, "stubborn", 30*time.Second, running1)
+	n.e.createPod(t, ctrdPod("stubborn", containerdtest.Busybox, "sh", "-c", `trap "" TERM; while true; do sleep 1; done`), "n1")
+	p := n.waitPod(t, "stubborn", 30*time.Second, running1)
 	t0 := time.Now()
 	if _, _, err := client.For[*corev1.Pod](n.e.c).Delete(t.Context(), "default", "stubborn", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -462,7 +462,7 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 	main.EnvFrom = []corev1.EnvFromSource{{Prefix: "S_", SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "web-secret"}, Optional: &no}}}
 	p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "reader", Image: containerdtest.Busybox, ImagePullPolicy: corev1.PullNever,
 		Command: []string{"sleep", "3600"}, VolumeMounts: []corev1.VolumeMount{{Name: "shared", MountPath: "/in", ReadOnly: true}}})
-	p = n.e.createPod(t, p, "n1")
+	n.e.createPod(t, p, "n1")
 	p = n.waitPod(t, "vols", 30*time.Second, running1)
 	id, reader := containerID(p, "main"), containerID(p, "reader")
 
@@ -527,7 +527,7 @@ func (n *ctrdNode) testHostNetwork(t *testing.T) {
 	p := ctrdPod("hostnet", containerdtest.Busybox, "sh", "-c", fmt.Sprintf(`mkdir -p /www && echo host > /www/index.html && exec httpd -f -p %d -h /www`, port))
 	p.Spec.HostNetwork = true
 	p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port)}}, PeriodSeconds: 1}
-	p = n.e.createPod(t, p, "n1")
+	n.e.createPod(t, p, "n1")
 	p = n.waitPod(t, "hostnet", 30*time.Second, running1)
 	if p.Status.PodIP != p.Status.HostIP {
 		t.Errorf("host-network pod IP %q, want the host IP %q", p.Status.PodIP, p.Status.HostIP)
@@ -542,12 +542,12 @@ func (n *ctrdNode) testHostNetwork(t *testing.T) {
 // running pod (same container, no restart, no duplicate), and cleans up a
 // pod deleted while it was down, network and volumes included.
 func (n *ctrdNode) testReadopt(t *testing.T) {
-	keep := n.e.createPod(t, ctrdPod("keeper", containerdtest.Webserver), "n1")
+	n.e.createPod(t, ctrdPod("keeper", containerdtest.Webserver), "n1")
 	doomed := ctrdPod("doomed", containerdtest.Busybox, "sleep", "3600")
 	doomed.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
 	doomed.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
 	doomed = n.e.createPod(t, doomed, "n1")
-	keep = n.waitPod(t, "keeper", 30*time.Second, running1)
+	keep := n.waitPod(t, "keeper", 30*time.Second, running1)
 	n.waitPod(t, "doomed", 30*time.Second, running1)
 	before := containerID(keep, "main")
 

@@ -208,13 +208,13 @@ func (r *Runtime) startDaemon(ctx context.Context) (*os.Process, error) {
 	}
 	// A daemon that died left its sockets behind; containerd refuses to
 	// listen on them.
-	os.Remove(sock)
-	os.Remove(sock + ".ttrpc")
+	_ = os.Remove(sock)
+	_ = os.Remove(sock + ".ttrpc")
 	logf, err := os.OpenFile(filepath.Join(dir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("containerd: %w", err)
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }() // the daemon has its own descriptor
 	bin := r.cfg.Binary
 	if bin == "" {
 		bin = "containerd"
@@ -242,7 +242,7 @@ func answers(ctx context.Context, addr, ns string) bool {
 	if err != nil {
 		return false
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	_, err = c.Version(ctx)
 	return err == nil
 }
@@ -265,7 +265,7 @@ func connect(ctx context.Context, addr, ns string, timeout time.Duration, daemon
 				if err == nil {
 					return c, nil
 				}
-				c.Close()
+				_ = c.Close()
 			}
 			lastErr = err
 		}

@@ -378,11 +378,11 @@ func (r *Runtime) oomKilled(id string) bool {
 		for sc.Scan() {
 			k, v, _ := strings.Cut(sc.Text(), " ")
 			if k == "oom_kill" && v != "0" {
-				fh.Close()
+				_ = fh.Close()
 				return true
 			}
 		}
-		fh.Close()
+		_ = fh.Close()
 	}
 	return false
 }

@@ -152,7 +152,7 @@ func lockBridge(bridge string) (unlock func(), err error) {
 		return nil, fmt.Errorf("containerd: bridge lock: %w", err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
+		_ = f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("containerd: bridge %s is used by another Skiff node on this host (%s is locked); give this node its own bridge and pod CIDR", bridge, p)
 		}

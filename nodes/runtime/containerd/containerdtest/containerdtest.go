@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"go/build"
 	"io"
 	"os"
 	"os/exec"
@@ -162,7 +163,11 @@ func BusyboxArchive(t testing.TB) string {
 func WebserverArchive(t testing.TB, root string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "web.tar")
-	cmd := exec.Command(filepath.Join(goruntime.GOROOT(), "bin", "go"), "run", "./examples/webserver/build", "-o", p)
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(build.Default.GOROOT, "bin", "go")
+	}
+	cmd := exec.Command(gobin, "run", "./examples/webserver/build", "-o", p)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go run ./examples/webserver/build: %v\n%s", err, out)
