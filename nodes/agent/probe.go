@@ -130,6 +130,10 @@ func handlerProbe(ctx context.Context, client *http.Client, rt runtime.Runtime, 
 			return err
 		}
 		for _, hd := range g.HTTPHeaders {
+			if http.CanonicalHeaderKey(hd.Name) == "Host" {
+				req.Host = hd.Value // Go sends req.Host, not a Host header
+				continue
+			}
 			req.Header.Add(hd.Name, hd.Value)
 		}
 		req.Header.Set("User-Agent", "kube-probe/skiff")
