@@ -103,7 +103,11 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg run
 	if cfg.TTY {
 		opts = append(opts, oci.WithTTY)
 	}
-	opts = append(opts, oci.WithCgroup(r.cgroup(id)))
+	opts = append(opts, oci.WithCgroup(r.cgroup(id)),
+		// One shim for all of a pod's containers, as CRI groups them with the
+		// sandbox ID: a second container (or a restart while another runs)
+		// starts no shim process and costs no shim's memory.
+		oci.WithAnnotations(map[string]string{shimGroup: sandboxID}))
 	own := map[string]string{
 		labelKind:    kindContainer,
 		labelSandbox: sandboxID,
@@ -124,6 +128,10 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg run
 	}
 	return containerOf(info, nil), nil
 }
+
+// shimGroup is the annotation by which containerd-shim-runc-v2 serves
+// several containers from one shim process.
+const shimGroup = "io.containerd.runc.v2.group"
 
 // cgroup is a container's cgroup path (cgroupfs, under every controller).
 func (r *Runtime) cgroup(id string) string { return "/" + r.cfg.Namespace + "/" + id }

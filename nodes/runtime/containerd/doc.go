@@ -17,7 +17,8 @@
 // the pod's network namespace, address, host ports, host name and state.
 // A container is a containerd container whose
 // task's output goes to ContainerConfig.LogPath through the shim, so logs
-// outlive the agent. The runtime's own labels (prefix "io.skiff.runtime/")
+// outlive the agent; a pod's containers share one shim process (the
+// shim's grouping annotation set to the sandbox ID, as CRI does). The runtime's own labels (prefix "io.skiff.runtime/")
 // are never returned; the agent's are returned verbatim.
 //
 // Network: a pod's network namespace is pinned under <StateDir>/netns,

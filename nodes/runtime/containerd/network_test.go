@@ -123,6 +123,10 @@ func TestPodNetwork(t *testing.T) {
 	if code, err := rt.Exec(ctx, tools.ID, runtime.ExecRequest{Cmd: []string{"wget", "-qO-", "http://" + a.sb.IP + ":8080/"}, Stdout: &out}); err != nil || code != 0 || out.String() != "hello from pod-a\n" {
 		t.Errorf("pod B → pod A: exit %d %v %q", code, err, out.String())
 	}
+	// A pod's containers share one shim: three containers, two shims.
+	if n := shims(t, cfg.StateDir); n != 2 {
+		t.Errorf("%d shims for 2 pods of 3 containers, want one per pod", n)
+	}
 	if !strings.Contains(natRules(t), fmt.Sprintf("--dport %d", hostPort)) {
 		t.Errorf("no DNAT rule for hostPort %d", hostPort)
 	}
@@ -158,6 +162,24 @@ func TestPodNetwork(t *testing.T) {
 	if !otherHostports(rules) && strings.Contains(rules, "CNI-HOSTPORT-") {
 		t.Errorf("portmap chains left with no mapping:\n%s", rules)
 	}
+}
+
+// shims counts the shim processes serving the daemon under stateDir.
+func shims(t *testing.T, stateDir string) int {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	n := 0
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 0 && strings.HasSuffix(args[0], "containerd-shim-runc-v2") && strings.Contains(string(b), stateDir) {
+			n++
+		}
+	}
+	return n
 }
 
 // otherHostports reports whether some other pod on this host (another
