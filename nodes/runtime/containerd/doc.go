@@ -15,11 +15,12 @@
 // agent finds it again by labels alone. A sandbox is a containerd
 // container record with no task (no pause container) whose labels hold
 // the pod's network namespace, address, host ports, host name and state.
-// A container is a containerd container whose
-// task's output goes to ContainerConfig.LogPath through the shim, so logs
-// outlive the agent; a pod's containers share one shim process (the
-// shim's grouping annotation set to the sandbox ID, as CRI does). The runtime's own labels (prefix "io.skiff.runtime/")
-// are never returned; the agent's are returned verbatim.
+// A container is a containerd container whose task's output goes to
+// ContainerConfig.LogPath through the shim, so logs outlive the agent; a
+// pod's containers share one shim process (the shim's grouping annotation
+// set to the sandbox ID, as CRI does). The runtime's own labels (prefix
+// "io.skiff.runtime/") are never returned; the agent's are returned
+// verbatim.
 //
 // Network: a pod's network namespace is pinned under <StateDir>/netns,
 // with loopback up and eth0 attached by CNI (go-cni running the bridge,
