@@ -114,6 +114,14 @@ func TestPodNetwork(t *testing.T) {
 	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/", hostPort), 10*time.Second); got != "hello from pod-a\n" {
 		t.Errorf("host → hostPort on 127.0.0.1: %q", got)
 	}
+	// hostIP is respected: the port is mapped on 127.0.0.1 only.
+	if ip := nodeIP(); ip != "" {
+		c := &http.Client{Timeout: time.Second}
+		if resp, err := c.Get(fmt.Sprintf("http://%s:%d/", ip, hostPort)); err == nil {
+			resp.Body.Close()
+			t.Errorf("hostPort %d with hostIP 127.0.0.1 answered on %s", hostPort, ip)
+		}
+	}
 	var out bytes.Buffer
 	if code, err := rt.Exec(ctx, side.ID, runtime.ExecRequest{Cmd: []string{"wget", "-qO-", "http://127.0.0.1:8080/"}, Stdout: &out}); err != nil || code != 0 {
 		t.Errorf("container → its pod's other container: exit %d %v", code, err)
@@ -162,6 +170,17 @@ func TestPodNetwork(t *testing.T) {
 	if !otherHostports(rules) && strings.Contains(rules, "CNI-HOSTPORT-") {
 		t.Errorf("portmap chains left with no mapping:\n%s", rules)
 	}
+}
+
+// nodeIP is this machine's first non-loopback IPv4 address ("" if none).
+func nodeIP() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !strings.HasPrefix(n.IP.String(), "100.") {
+			return n.IP.String()
+		}
+	}
+	return ""
 }
 
 // shims counts the shim processes serving the daemon under stateDir.
