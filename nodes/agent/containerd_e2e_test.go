@@ -167,9 +167,8 @@ func freeHostPort(t *testing.T) int32 {
 	return int32(l.Addr().(*net.TCPAddr).Port)
 }
 
-// execIn runs cmd in a container. The runtime's exec can lose the output
-// of a command that exits at once (a known containerd race, see the
-// report in docs/nodes.md), so callers that check output retry.
+// execIn runs cmd in a container and returns its output (stdout and
+// stderr) and exit code.
 func execIn(t *testing.T, rt runtime.Runtime, id string, cmd ...string) (string, int) {
 	t.Helper()
 	var out bytes.Buffer
@@ -484,7 +483,7 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 	} {
 		var out string
 		code := -1
-		eventually(t, 10*time.Second, func() string { // the writes of main's command race the first exec
+		eventually(t, 10*time.Second, func() string { // main's command may not have written yet
 			out, code = execIn(t, n.rt, tc.id, tc.cmd...)
 			if code != 0 || out != tc.want {
 				return fmt.Sprintf("%v: exit %d %q, want %q", tc.cmd, code, out, tc.want)

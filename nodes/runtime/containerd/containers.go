@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd/api/services/tasks/v1"
@@ -395,6 +396,18 @@ func (r *Runtime) oomKilled(id string) bool {
 	return false
 }
 
+// lockedWriter writes to w under mu, and has no other method.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // Exec implements runtime.Runtime.
 func (r *Runtime) Exec(ctx context.Context, containerID string, req runtime.ExecRequest) (int, error) {
 	if _, err := r.record(ctx, containerID, kindContainer); err != nil {
@@ -423,6 +436,12 @@ func (r *Runtime) Exec(ctx context.Context, containerID string, req runtime.Exec
 	if stderr == nil {
 		stderr = io.Discard
 	}
+	// cio copies stdout and stderr in two goroutines. Callers often pass
+	// one writer for both (a bytes.Buffer, whose ReadFrom, which io.Copy
+	// prefers, reslices the buffer even when nothing arrives: concurrent
+	// copies lose output): serialise the writes and hide ReadFrom.
+	var mu sync.Mutex
+	stdout, stderr = lockedWriter{&mu, stdout}, lockedWriter{&mu, stderr}
 	opts := []cio.Opt{cio.WithStreams(req.Stdin, stdout, stderr)}
 	if req.TTY {
 		opts = append(opts, cio.WithTerminal)
