@@ -152,7 +152,7 @@ func (w *worker) env(ctx context.Context, pod *corev1.Pod, podIP string, c *core
 		}
 		v, ok, err := w.envValue(ctx, pod, podIP, c, e.ValueFrom)
 		if err != nil {
-			return nil, fmt.Errorf("env %s: %w", e.Name, err)
+			return nil, err // the kubelet's message, which names the source
 		}
 		if ok {
 			set(e.Name, v)
@@ -177,19 +177,19 @@ func (w *worker) envValue(ctx context.Context, pod *corev1.Pod, podIP string, c 
 		if err != nil {
 			return "", false, err
 		}
-		return keyValue(data, "configmap", r.Name, r.Key, r.Optional)
+		return keyValue(data, "ConfigMap", pod.Namespace, r.Name, r.Key, r.Optional)
 	case src.SecretKeyRef != nil:
 		r := src.SecretKeyRef
 		data, err := w.secret(ctx, pod.Namespace, r.Name, r.Optional)
 		if err != nil {
 			return "", false, err
 		}
-		return keyValue(data, "secret", r.Name, r.Key, r.Optional)
+		return keyValue(data, "Secret", pod.Namespace, r.Name, r.Key, r.Optional)
 	}
 	return "", false, nil
 }
 
-func keyValue(data map[string]string, kind, name, key string, optional *bool) (string, bool, error) {
+func keyValue(data map[string]string, kind, ns, name, key string, optional *bool) (string, bool, error) {
 	v, ok := data[key]
 	if ok {
 		return v, true, nil
@@ -197,7 +197,7 @@ func keyValue(data map[string]string, kind, name, key string, optional *bool) (s
 	if optional != nil && *optional {
 		return "", false, nil
 	}
-	return "", false, fmt.Errorf("couldn't find key %s in %s %s", key, kind, name)
+	return "", false, fmt.Errorf("couldn't find key %s in %s %s/%s", key, kind, ns, name)
 }
 
 func (w *worker) configMap(ctx context.Context, ns, name string, optional *bool) (map[string]string, error) {
@@ -206,6 +206,9 @@ func (w *worker) configMap(ctx context.Context, ns, name string, optional *bool)
 		return nil, nil
 	}
 	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("configmap %q not found", name) // the kubelet's words
+		}
 		return nil, fmt.Errorf("configmap %q: %w", name, err)
 	}
 	out := maps.Clone(cm.Data)
@@ -224,6 +227,9 @@ func (w *worker) secret(ctx context.Context, ns, name string, optional *bool) (m
 		return nil, nil
 	}
 	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("secret %q not found", name) // the kubelet's words
+		}
 		return nil, fmt.Errorf("secret %q: %w", name, err)
 	}
 	out := map[string]string{}
