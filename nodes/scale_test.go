@@ -34,8 +34,11 @@ import (
 // apart from the nodes', and N simulated nodes in this process through
 // nodes.Run. Defaults keep `go test ./...` short; the issue's figure is
 //
-//	SKIFF_SCALE_NODES=2000 SKIFF_SCALE_PODS=2000 SKIFF_SCALE_HEARTBEAT=10s SKIFF_SCALE_DURATION=60s \
+//	SKIFF_SCALE_NODES=2000 SKIFF_SCALE_PODS=2000 SKIFF_SCALE_DURATION=120s \
 //	  go test ./nodes -run TestScale -v -timeout 30m
+//
+// The control plane runs with the skiff binary's GC settings (GOGC=400
+// and a 400 MiB soft memory limit) unless GOGC or GOMEMLIMIT is set.
 
 const controlPlaneEnv = "SKIFF_TEST_CONTROL_PLANE_DIR"
 
@@ -54,6 +57,9 @@ func TestMain(m *testing.M) {
 func controlPlane(dir string) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400) // as the skiff binary
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(400 << 20) // as the skiff binary
 	}
 	emb, err := bus.Start(bus.ServerConfig{DataDir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {

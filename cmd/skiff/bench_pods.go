@@ -56,7 +56,12 @@ func benchPodsCmd() *cobra.Command {
 					done <- controlplane.Run(pctx, controlplane.Config{DataDir: dir, NATSListen: "127.0.0.1:0",
 						Ready: func(in controlplane.Info) { ready <- in }})
 				}()
-				defer func() { stop(); <-done }()
+				defer func() {
+					stop()
+					if err := <-done; err != nil {
+						fmt.Fprintf(out, "control plane: %v\n", err)
+					}
+				}()
 				select {
 				case in := <-ready:
 					natsURL = in.NATSURL

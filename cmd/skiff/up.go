@@ -99,8 +99,9 @@ func leaderComponents(log *slog.Logger, dataDir string) []controlplane.Component
 
 func upCmd() *cobra.Command {
 	var (
-		f       planeFlags
-		runtime string
+		f               planeFlags
+		runtime         string
+		podCIDR, bridge string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -113,6 +114,8 @@ func upCmd() *cobra.Command {
 				controlplane.Component{Name: "node", Run: nodes.Local(nodes.Config{
 					Runtime:  runtime,
 					StateDir: filepath.Join(f.dataDir, "node"),
+					PodCIDR:  podCIDR,
+					Bridge:   bridge,
 					Logger:   log.With("component", "node"),
 					Ready: func(names []string, rt string) {
 						fmt.Fprintf(out, "  local node:   %s (runtime %s)\n", strings.Join(names, ", "), rt)
@@ -123,6 +126,8 @@ func upCmd() *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&runtime, "runtime", "", "runtime of the local node: containerd or simulated (default: containerd when it can run, else simulated)")
+	cmd.Flags().StringVar(&podCIDR, "pod-cidr", "", "containerd: the local node's pod range (default 10.88.0.0/16)")
+	cmd.Flags().StringVar(&bridge, "bridge", "", "containerd: the local node's pod bridge (default skiff0; one node per bridge on a host)")
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ type Agent struct {
 	leases *client.Typed[*coordinationv1.Lease]
 
 	hostIP      string
+	probeHTTP   *http.Client // HTTP probes' client (newProbeClient)
 	capacity    corev1.ResourceList
 	allocatable corev1.ResourceList
 	sysInfo     corev1.NodeSystemInfo
@@ -65,14 +67,15 @@ func New(cfg Config) (*Agent, error) {
 	}
 	cfg.defaults()
 	a := &Agent{
-		cfg:     cfg,
-		log:     cfg.Logger.With("node", cfg.Name),
-		pods:    client.For[*corev1.Pod](cfg.Client),
-		nodes:   client.For[*corev1.Node](cfg.Client),
-		leases:  client.For[*coordinationv1.Lease](cfg.Client),
-		hostIP:  cfg.NodeIP,
-		workers: map[types.UID]*worker{},
-		byKey:   map[string]types.UID{},
+		cfg:       cfg,
+		log:       cfg.Logger.With("node", cfg.Name),
+		pods:      client.For[*corev1.Pod](cfg.Client),
+		nodes:     client.For[*corev1.Node](cfg.Client),
+		leases:    client.For[*coordinationv1.Lease](cfg.Client),
+		hostIP:    cfg.NodeIP,
+		probeHTTP: newProbeClient(),
+		workers:   map[types.UID]*worker{},
+		byKey:     map[string]types.UID{},
 	}
 	if a.hostIP == "" {
 		a.hostIP = hostIP()

@@ -167,9 +167,8 @@ func freeHostPort(t *testing.T) int32 {
 	return int32(l.Addr().(*net.TCPAddr).Port)
 }
 
-// execIn runs cmd in a container. The runtime's exec can lose the output
-// of a command that exits at once (a known containerd race, see the
-// report in docs/nodes.md), so callers that check output retry.
+// execIn runs cmd in a container and returns its output (stdout and
+// stderr) and exit code.
 func execIn(t *testing.T, rt runtime.Runtime, id string, cmd ...string) (string, int) {
 	t.Helper()
 	var out bytes.Buffer
@@ -223,7 +222,7 @@ func (n *ctrdNode) testWebserver(t *testing.T) {
 	c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}
 	p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "tools", Image: containerdtest.Busybox,
 		ImagePullPolicy: corev1.PullNever, Command: []string{"sleep", "3600"}})
-	p = n.e.createPod(t, p, "n1")
+	n.e.createPod(t, p, "n1")
 	p = n.waitPod(t, "web", 30*time.Second, running1)
 	if p.Status.PodIP == "" || p.Status.PodIP == p.Status.HostIP || len(p.Status.PodIPs) != 1 {
 		t.Fatalf("podIP %q podIPs %v hostIP %q, want an address of the pod range", p.Status.PodIP, p.Status.PodIPs, p.Status.HostIP)
@@ -249,12 +248,12 @@ func (n *ctrdNode) testWebserver(t *testing.T) {
 // and the pauses between its runs grow (200 ms doubling to 800 ms here).
 func (n *ctrdNode) testCrashLoop(t *testing.T) {
 	t.Parallel()
-	p := n.e.createPod(t, ctrdPod("crash", containerdtest.Busybox, "sh", "-c", "echo crashing; exit 3"), "n1")
+	n.e.createPod(t, ctrdPod("crash", containerdtest.Busybox, "sh", "-c", "echo crashing; exit 3"), "n1")
 	// The agent keeps only the newest exited containers: collect every
 	// run's times while polling.
 	runs := map[int]runtime.Container{}
 	sawBackoff := false
-	p = n.waitPod(t, "crash", 60*time.Second, func(p *corev1.Pod) string {
+	p := n.waitPod(t, "crash", 60*time.Second, func(p *corev1.Pod) string {
 		for _, c := range containersOf(t, n.rt, p) {
 			if c.State == runtime.StateExited {
 				runs[c.Attempt] = c
@@ -304,7 +303,7 @@ func (n *ctrdNode) testOOM(t *testing.T) {
 	p := ctrdPod("hog", containerdtest.Busybox, "dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=4")
 	p.Spec.RestartPolicy = corev1.RestartPolicyNever
 	p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")}
-	p = n.e.createPod(t, p, "n1")
+	n.e.createPod(t, p, "n1")
 	p = n.waitPod(t, "hog", 30*time.Second, func(p *corev1.Pod) string {
 		cs := p.Status.ContainerStatuses
 		if p.Status.Phase != corev1.PodFailed || len(cs) != 1 || cs[0].State.Terminated == nil {
@@ -325,7 +324,7 @@ func (n *ctrdNode) testLiveness(t *testing.T) {
 	p := ctrdPod("unlively", containerdtest.Busybox, "sh", "-c", `trap "exit 143" TERM; sleep 3600 & wait`)
 	p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(9999)}},
 		InitialDelaySeconds: 1, PeriodSeconds: 1, FailureThreshold: 2, TimeoutSeconds: 1}
-	p = n.e.createPod(t, p, "n1")
+	n.e.createPod(t, p, "n1")
 	p = n.waitPod(t, "unlively", 60*time.Second, func(p *corev1.Pod) string {
 		cs := p.Status.ContainerStatuses
 		if len(cs) != 1 || cs[0].RestartCount < 1 {
@@ -346,7 +345,7 @@ func (n *ctrdNode) testReadiness(t *testing.T) {
 	p := ctrdPod("flip", containerdtest.Busybox, "sh", "-c", `mkdir -p /www && touch /www/ready && exec httpd -f -p 8080 -h /www`)
 	p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8080)}},
 		PeriodSeconds: 1, FailureThreshold: 1, SuccessThreshold: 1}
-	p = n.e.createPod(t, p, "n1")
+	n.e.createPod(t, p, "n1")
 	p = n.waitPod(t, "flip", 30*time.Second, running1)
 	id := containerID(p, "main")
 	if _, code := execIn(t, n.rt, id, "rm", "/www/ready"); code != 0 {
@@ -372,8 +371,8 @@ func (n *ctrdNode) testReadiness(t *testing.T) {
 // it when the grace period (2 s) ends, and the pod object goes.
 func (n *ctrdNode) testDeleteGrace(t *testing.T) {
 	t.Parallel()
-	p := n.e.createPod(t, ctrdPod("stubborn", containerdtest.Busybox, "sh", "-c", `trap "" TERM; while true; do sleep 1; done`), "n1")
-	p = n.waitPod(t, "stubborn", 30*time.Second, running1)
+	n.e.createPod(t, ctrdPod("stubborn", containerdtest.Busybox, "sh", "-c", `trap "" TERM; while true; do sleep 1; done`), "n1")
+	p := n.waitPod(t, "stubborn", 30*time.Second, running1)
 	t0 := time.Now()
 	if _, _, err := client.For[*corev1.Pod](n.e.c).Delete(t.Context(), "default", "stubborn", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -426,7 +425,19 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 			Items: []corev1.KeyToPath{{Key: "password", Path: "db/password"}}}}},
 		{Name: "shared", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
 		{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostDir, Type: &dirOrCreate}}},
+		{Name: "podinfo", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+			{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+			{Path: "name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}},
+			{Path: "mem", ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "main", Resource: "limits.memory", Divisor: resource.MustParse("1Mi")}},
+		}}}},
+		{Name: "all", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "web-config"}, Items: []corev1.KeyToPath{{Key: "greeting", Path: "cfg/greeting"}}}},
+			{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "web-secret"}, Items: []corev1.KeyToPath{{Key: "user", Path: "sec/user"}}}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "ns", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}},
+		}}}},
 	}
+	p.Labels = map[string]string{"app": "vols", "tier": "test"}
+	p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"db.local", "db"}}}
 	main := &p.Spec.Containers[0]
 	main.VolumeMounts = []corev1.VolumeMount{
 		{Name: "cfg", MountPath: "/etc/app"},
@@ -434,7 +445,10 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 		{Name: "creds", MountPath: "/secrets"},
 		{Name: "shared", MountPath: "/shared"},
 		{Name: "host", MountPath: "/host"},
+		{Name: "podinfo", MountPath: "/podinfo"},
+		{Name: "all", MountPath: "/all"},
 	}
+	main.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}
 	no := false
 	main.Env = []corev1.EnvVar{
 		{Name: "GREETING", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "web-config"}, Key: "greeting"}}},
@@ -447,7 +461,7 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 	main.EnvFrom = []corev1.EnvFromSource{{Prefix: "S_", SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "web-secret"}, Optional: &no}}}
 	p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "reader", Image: containerdtest.Busybox, ImagePullPolicy: corev1.PullNever,
 		Command: []string{"sleep", "3600"}, VolumeMounts: []corev1.VolumeMount{{Name: "shared", MountPath: "/in", ReadOnly: true}}})
-	p = n.e.createPod(t, p, "n1")
+	n.e.createPod(t, p, "n1")
 	p = n.waitPod(t, "vols", 30*time.Second, running1)
 	id, reader := containerID(p, "main"), containerID(p, "reader")
 
@@ -462,10 +476,14 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 		{id, []string{"stat", "-L", "-c", "%a", "/secrets/db/password"}, "400\n"},
 		{id, []string{"sh", "-c", `echo "$GREETING $PASSWORD $S_user $S_password [$MISSING] $POD_NAME $NODE"`}, "hello s3cret admin s3cret [] vols n1\n"},
 		{id, []string{"sh", "-c", `echo $POD_IP`}, p.Status.PodIP + "\n"},
+		{id, []string{"cat", "/podinfo/labels"}, "app=\"vols\"\ntier=\"test\""},
+		{id, []string{"cat", "/podinfo/name", "/podinfo/mem"}, "vols64"},
+		{id, []string{"cat", "/all/cfg/greeting", "/all/sec/user", "/all/ns"}, "helloadmindefault"},
+		{id, []string{"sh", "-c", `grep -E "vols|db.local" /etc/hosts`}, p.Status.PodIP + "\tvols\n10.1.2.3\tdb.local\tdb\n"},
 	} {
 		var out string
 		code := -1
-		eventually(t, 10*time.Second, func() string { // the writes of main's command race the first exec
+		eventually(t, 10*time.Second, func() string { // main's command may not have written yet
 			out, code = execIn(t, n.rt, tc.id, tc.cmd...)
 			if code != 0 || out != tc.want {
 				return fmt.Sprintf("%v: exit %d %q, want %q", tc.cmd, code, out, tc.want)
@@ -508,7 +526,7 @@ func (n *ctrdNode) testHostNetwork(t *testing.T) {
 	p := ctrdPod("hostnet", containerdtest.Busybox, "sh", "-c", fmt.Sprintf(`mkdir -p /www && echo host > /www/index.html && exec httpd -f -p %d -h /www`, port))
 	p.Spec.HostNetwork = true
 	p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port)}}, PeriodSeconds: 1}
-	p = n.e.createPod(t, p, "n1")
+	n.e.createPod(t, p, "n1")
 	p = n.waitPod(t, "hostnet", 30*time.Second, running1)
 	if p.Status.PodIP != p.Status.HostIP {
 		t.Errorf("host-network pod IP %q, want the host IP %q", p.Status.PodIP, p.Status.HostIP)
@@ -523,12 +541,12 @@ func (n *ctrdNode) testHostNetwork(t *testing.T) {
 // running pod (same container, no restart, no duplicate), and cleans up a
 // pod deleted while it was down, network and volumes included.
 func (n *ctrdNode) testReadopt(t *testing.T) {
-	keep := n.e.createPod(t, ctrdPod("keeper", containerdtest.Webserver), "n1")
+	n.e.createPod(t, ctrdPod("keeper", containerdtest.Webserver), "n1")
 	doomed := ctrdPod("doomed", containerdtest.Busybox, "sleep", "3600")
 	doomed.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
 	doomed.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
 	doomed = n.e.createPod(t, doomed, "n1")
-	keep = n.waitPod(t, "keeper", 30*time.Second, running1)
+	keep := n.waitPod(t, "keeper", 30*time.Second, running1)
 	n.waitPod(t, "doomed", 30*time.Second, running1)
 	before := containerID(keep, "main")
 

@@ -63,9 +63,16 @@ func (w *worker) containerConfig(ctx context.Context, pod *corev1.Pod, podIP str
 	if err != nil {
 		return runtime.ContainerConfig{}, err
 	}
-	mounts, err := w.mounts(ctx, pod, c, env)
+	mounts, err := w.mounts(ctx, pod, podIP, c, env)
 	if err != nil {
 		return runtime.ContainerConfig{}, err
+	}
+	hosts, err := w.etcHosts(pod, podIP)
+	if err != nil {
+		return runtime.ContainerConfig{}, fmt.Errorf("/etc/hosts: %w", err)
+	}
+	if hosts != "" && !slices.ContainsFunc(mounts, func(m runtime.Mount) bool { return m.ContainerPath == "/etc/hosts" }) {
+		mounts = append(mounts, runtime.Mount{HostPath: hosts, ContainerPath: "/etc/hosts"})
 	}
 	labels := podLabels(pod)
 	labels[runtime.LabelContainerName] = c.Name
@@ -144,7 +151,7 @@ func (w *worker) env(ctx context.Context, pod *corev1.Pod, podIP string, c *core
 		}
 		v, ok, err := w.envValue(ctx, pod, podIP, c, e.ValueFrom)
 		if err != nil {
-			return nil, fmt.Errorf("env %s: %w", e.Name, err)
+			return nil, err // the kubelet's message, which names the source
 		}
 		if ok {
 			set(e.Name, v)
@@ -169,19 +176,19 @@ func (w *worker) envValue(ctx context.Context, pod *corev1.Pod, podIP string, c 
 		if err != nil {
 			return "", false, err
 		}
-		return keyValue(data, "configmap", r.Name, r.Key, r.Optional)
+		return keyValue(data, "ConfigMap", pod.Namespace, r.Name, r.Key, r.Optional)
 	case src.SecretKeyRef != nil:
 		r := src.SecretKeyRef
 		data, err := w.secret(ctx, pod.Namespace, r.Name, r.Optional)
 		if err != nil {
 			return "", false, err
 		}
-		return keyValue(data, "secret", r.Name, r.Key, r.Optional)
+		return keyValue(data, "Secret", pod.Namespace, r.Name, r.Key, r.Optional)
 	}
 	return "", false, nil
 }
 
-func keyValue(data map[string]string, kind, name, key string, optional *bool) (string, bool, error) {
+func keyValue(data map[string]string, kind, ns, name, key string, optional *bool) (string, bool, error) {
 	v, ok := data[key]
 	if ok {
 		return v, true, nil
@@ -189,7 +196,7 @@ func keyValue(data map[string]string, kind, name, key string, optional *bool) (s
 	if optional != nil && *optional {
 		return "", false, nil
 	}
-	return "", false, fmt.Errorf("couldn't find key %s in %s %s", key, kind, name)
+	return "", false, fmt.Errorf("couldn't find key %s in %s %s/%s", key, kind, ns, name)
 }
 
 func (w *worker) configMap(ctx context.Context, ns, name string, optional *bool) (map[string]string, error) {
@@ -198,6 +205,9 @@ func (w *worker) configMap(ctx context.Context, ns, name string, optional *bool)
 		return nil, nil
 	}
 	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("configmap %q not found", name) // the kubelet's words
+		}
 		return nil, fmt.Errorf("configmap %q: %w", name, err)
 	}
 	out := maps.Clone(cm.Data)
@@ -216,6 +226,9 @@ func (w *worker) secret(ctx context.Context, ns, name string, optional *bool) (m
 		return nil, nil
 	}
 	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("secret %q not found", name) // the kubelet's words
+		}
 		return nil, fmt.Errorf("secret %q: %w", name, err)
 	}
 	out := map[string]string{}

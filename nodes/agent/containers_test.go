@@ -90,6 +90,12 @@ func TestHandlerProbes(t *testing.T) {
 	host, portStr, _ := net.SplitHostPort(u.Host)
 	port, _ := strconv.Atoi(portStr)
 	c := &corev1.Container{Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(port)}}}
+	// An HTTPS server with a self-signed certificate on the same host.
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer tlsSrv.Close()
+	tu, _ := url.Parse(tlsSrv.URL)
+	_, tlsPortStr, _ := net.SplitHostPort(tu.Host)
+	tlsPort, _ := strconv.Atoi(tlsPortStr)
 
 	rt, err := simulated.New(simulated.Config{})
 	if err != nil {
@@ -109,6 +115,7 @@ func TestHandlerProbes(t *testing.T) {
 	}{
 		{"http ok by name", corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromString("http")}}, true},
 		{"http 503", corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/bad", Port: intstr.FromInt32(int32(port))}}, false},
+		{"https, self-signed", corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Scheme: corev1.URISchemeHTTPS, Port: intstr.FromInt32(int32(tlsPort))}}, true},
 		{"tcp ok", corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(int32(port))}}, true},
 		{"tcp refused", corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(1)}}, false},
 		{"unknown port name", corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("nope")}}, false},
@@ -117,7 +124,7 @@ func TestHandlerProbes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := handlerProbe(ctx, rt, ctr.ID, host, &tt.h, c)
+			err := handlerProbe(ctx, newProbeClient(), rt, ctr.ID, host, &tt.h, c)
 			if (err == nil) != tt.ok {
 				t.Errorf("probe: %v, want ok=%v", err, tt.ok)
 			}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -73,16 +74,32 @@ func (w *worker) probeOnce(ctx context.Context, containerID, podIP string, kind 
 		ok, err := pr.Probe(ctx, containerID, kind)
 		return err == nil && ok
 	}
-	err := handlerProbe(ctx, rt, containerID, podIP, &p.ProbeHandler, c)
+	err := handlerProbe(ctx, w.a.probeHTTP, rt, containerID, podIP, &p.ProbeHandler, c)
 	return err == nil
 }
 
 // errProbeFailed is a probe attempt's negative answer.
 var errProbeFailed = errors.New("probe failed")
 
-// handlerProbe runs an exec, HTTP GET or TCP probe against a container
-// whose pod has address podIP.
-func handlerProbe(ctx context.Context, rt runtime.Runtime, containerID, podIP string, h *corev1.ProbeHandler, c *corev1.Container) error {
+// newProbeClient is the HTTP client of HTTP probes, as the kubelet's: no
+// keep-alive (a probe must not hold connections to pods), no proxy, TLS
+// certificates not verified (pods serve self-signed ones), at most 10
+// redirects.
+func newProbeClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // as the kubelet's probes
+		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		},
+	}
+}
+
+// handlerProbe runs an exec, HTTP GET (with client) or TCP probe against
+// a container whose pod has address podIP.
+func handlerProbe(ctx context.Context, client *http.Client, rt runtime.Runtime, containerID, podIP string, h *corev1.ProbeHandler, c *corev1.Container) error {
 	switch {
 	case h.Exec != nil:
 		code, err := rt.Exec(ctx, containerID, runtime.ExecRequest{Cmd: h.Exec.Command})
@@ -113,10 +130,14 @@ func handlerProbe(ctx context.Context, rt runtime.Runtime, containerID, podIP st
 			return err
 		}
 		for _, hd := range g.HTTPHeaders {
+			if http.CanonicalHeaderKey(hd.Name) == "Host" {
+				req.Host = hd.Value // Go sends req.Host, not a Host header
+				continue
+			}
 			req.Header.Add(hd.Name, hd.Value)
 		}
 		req.Header.Set("User-Agent", "kube-probe/skiff")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return err
 		}

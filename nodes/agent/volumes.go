@@ -27,6 +27,8 @@ const (
 	kindEmptyDir  = "empty-dir"
 	kindConfigMap = "configmap"
 	kindSecret    = "secret"
+	kindDownward  = "downward-api"
+	kindProjected = "projected"
 )
 
 // defaultFileMode is the API's default mode of projected files.
@@ -50,7 +52,7 @@ type volume struct {
 
 // mounts sets up the volumes container c mounts and returns its mounts.
 // Errors are the container's CreateContainerConfigError.
-func (w *worker) mounts(ctx context.Context, pod *corev1.Pod, c *corev1.Container, env []runtime.EnvVar) ([]runtime.Mount, error) {
+func (w *worker) mounts(ctx context.Context, pod *corev1.Pod, podIP string, c *corev1.Container, env []runtime.EnvVar) ([]runtime.Mount, error) {
 	if len(c.VolumeMounts) == 0 {
 		return nil, nil
 	}
@@ -68,7 +70,7 @@ func (w *worker) mounts(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 		v, ok := vols[m.Name]
 		if !ok {
 			var err error
-			if v, err = w.setUpVolume(ctx, pod, spec); err != nil {
+			if v, err = w.setUpVolume(ctx, pod, podIP, spec); err != nil {
 				return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q: %w", m.Name, err)
 			}
 			vols[m.Name] = v
@@ -130,7 +132,7 @@ func subPath(v volume, sub string) (string, error) {
 // setUpVolume makes one volume ready on the host (idempotent: an emptyDir
 // keeps its content across container restarts; configMap and secret
 // contents are brought up to date).
-func (w *worker) setUpVolume(ctx context.Context, pod *corev1.Pod, spec *corev1.Volume) (volume, error) {
+func (w *worker) setUpVolume(ctx context.Context, pod *corev1.Pod, podIP string, spec *corev1.Volume) (volume, error) {
 	dir := w.a.podVolumeDir(pod.UID)
 	at := func(kind string) string {
 		if dir == "" {
@@ -193,8 +195,142 @@ func (w *worker) setUpVolume(ctx context.Context, pod *corev1.Pod, spec *corev1.
 			return volume{}, err
 		}
 		return v, writeAtomic(v.path, files)
+	case src.DownwardAPI != nil:
+		files, err := w.downward(pod, podIP, src.DownwardAPI.Items, src.DownwardAPI.DefaultMode)
+		if err != nil {
+			return volume{}, err
+		}
+		return w.projectInto(at(kindDownward), files)
+	case src.Projected != nil:
+		files, err := w.projected(ctx, pod, podIP, src.Projected)
+		if err != nil {
+			return volume{}, err
+		}
+		return w.projectInto(at(kindProjected), files)
 	}
-	return volume{}, fmt.Errorf("%w: only emptyDir, hostPath, configMap and secret volumes are supported", runtime.ErrUnsupported)
+	return volume{}, fmt.Errorf("%w: only emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes are supported", runtime.ErrUnsupported)
+}
+
+// projectInto writes files into a read-only volume at dir ("" keeps
+// none).
+func (w *worker) projectInto(dir string, files map[string]file) (volume, error) {
+	v := volume{path: dir, readOnly: true, managed: true}
+	if dir == "" {
+		return v, nil
+	}
+	if err := makeDir(dir, false, 0); err != nil {
+		return volume{}, err
+	}
+	return v, writeAtomic(dir, files)
+}
+
+// downward computes the files of downwardAPI items: pod fields
+// (metadata.labels and annotations as key="value" lines, sorted) and
+// container resources.
+func (w *worker) downward(pod *corev1.Pod, podIP string, items []corev1.DownwardAPIVolumeFile, defaultMode *int32) (map[string]file, error) {
+	mode := os.FileMode(defaultFileMode)
+	if defaultMode != nil {
+		mode = os.FileMode(*defaultMode & 0o777)
+	}
+	out := map[string]file{}
+	for _, it := range items {
+		p := path.Clean(it.Path)
+		if it.Path == "" || path.IsAbs(p) || strings.HasPrefix(p, "..") {
+			return nil, fmt.Errorf("downwardAPI: item path %q must be relative, without '..' and not start with '..'", it.Path)
+		}
+		var v string
+		switch {
+		case it.FieldRef != nil:
+			switch fp := it.FieldRef.FieldPath; fp {
+			case "metadata.labels":
+				v = keyValues(pod.Labels)
+			case "metadata.annotations":
+				v = keyValues(pod.Annotations)
+			default:
+				var err error
+				if v, err = fieldValue(pod, podIP, w.a.hostIP, fp); err != nil {
+					return nil, fmt.Errorf("downwardAPI %q: %w", it.Path, err)
+				}
+			}
+		case it.ResourceFieldRef != nil:
+			var c *corev1.Container
+			for i := range pod.Spec.Containers {
+				if pod.Spec.Containers[i].Name == it.ResourceFieldRef.ContainerName {
+					c = &pod.Spec.Containers[i]
+				}
+			}
+			if c == nil {
+				return nil, fmt.Errorf("downwardAPI %q: no container %q", it.Path, it.ResourceFieldRef.ContainerName)
+			}
+			var err error
+			if v, err = resourceValue(c, w.a.allocatable, it.ResourceFieldRef); err != nil {
+				return nil, fmt.Errorf("downwardAPI %q: %w", it.Path, err)
+			}
+		default:
+			return nil, fmt.Errorf("downwardAPI %q: no fieldRef or resourceFieldRef", it.Path)
+		}
+		m := mode
+		if it.Mode != nil {
+			m = os.FileMode(*it.Mode & 0o777)
+		}
+		out[p] = file{[]byte(v), m}
+	}
+	return out, nil
+}
+
+// keyValues formats labels or annotations as the downward API does.
+func keyValues(m map[string]string) string {
+	var b strings.Builder
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s=%q", k, m[k])
+	}
+	return b.String()
+}
+
+// projected computes the files of a projected volume from its configMap,
+// secret and downwardAPI sources (a service account token source is not
+// supported: the API server mints no tokens yet).
+func (w *worker) projected(ctx context.Context, pod *corev1.Pod, podIP string, src *corev1.ProjectedVolumeSource) (map[string]file, error) {
+	out := map[string]file{}
+	add := func(files map[string]file) {
+		maps.Copy(out, files)
+	}
+	for _, s := range src.Sources {
+		switch {
+		case s.ConfigMap != nil:
+			data, err := w.configMap(ctx, pod.Namespace, s.ConfigMap.Name, s.ConfigMap.Optional)
+			if err != nil {
+				return nil, err
+			}
+			files, err := project(data, s.ConfigMap.Items, src.DefaultMode, s.ConfigMap.Optional, "configmap", s.ConfigMap.Name)
+			if err != nil {
+				return nil, err
+			}
+			add(files)
+		case s.Secret != nil:
+			data, err := w.secret(ctx, pod.Namespace, s.Secret.Name, s.Secret.Optional)
+			if err != nil {
+				return nil, err
+			}
+			files, err := project(data, s.Secret.Items, src.DefaultMode, s.Secret.Optional, "secret", s.Secret.Name)
+			if err != nil {
+				return nil, err
+			}
+			add(files)
+		case s.DownwardAPI != nil:
+			files, err := w.downward(pod, podIP, s.DownwardAPI.Items, src.DefaultMode)
+			if err != nil {
+				return nil, err
+			}
+			add(files)
+		default:
+			return nil, fmt.Errorf("%w: projected volume sources other than configMap, secret and downwardAPI", runtime.ErrUnsupported)
+		}
+	}
+	return out, nil
 }
 
 // refreshVolumes brings the configMap and secret volumes a pod already
@@ -219,10 +355,50 @@ func (w *worker) refreshVolumes(ctx context.Context, pod *corev1.Pod) {
 		if _, err := os.Stat(filepath.Join(dir, kind, v.Name)); err != nil {
 			continue // not set up yet: the container start does it
 		}
-		if _, err := w.setUpVolume(ctx, pod, v); err != nil {
+		if _, err := w.setUpVolume(ctx, pod, "", v); err != nil {
 			w.a.log.Info("volume not refreshed", "pod", pod.Namespace+"/"+pod.Name, "volume", v.Name, "err", err)
 		}
 	}
+}
+
+// etcHosts writes the pod's /etc/hosts, as the kubelet manages it for
+// pods with a network of their own: localhost, the pod's IP with its host
+// name (and subdomain FQDN), then spec.hostAliases. It returns the file's
+// path ("" when the agent keeps no pod files, for host-network pods, or
+// before the pod has an IP).
+func (w *worker) etcHosts(pod *corev1.Pod, podIP string) (string, error) {
+	dir := w.a.podVolumeDir(pod.UID)
+	if dir == "" || pod.Spec.HostNetwork || podIP == "" {
+		return "", nil
+	}
+	host := pod.Spec.Hostname
+	if host == "" {
+		host = pod.Name
+	}
+	var b strings.Builder
+	b.WriteString("# Kubernetes-managed hosts file (Skiff node agent).\n")
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	b.WriteString("fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
+	if pod.Spec.Subdomain != "" {
+		fmt.Fprintf(&b, "%s\t%s.%s.%s.svc.cluster.local\t%s\n", podIP, host, pod.Spec.Subdomain, pod.Namespace, host)
+	} else {
+		fmt.Fprintf(&b, "%s\t%s\n", podIP, host)
+	}
+	if len(pod.Spec.HostAliases) > 0 {
+		b.WriteString("\n# Entries added by HostAliases.\n")
+		for _, ha := range pod.Spec.HostAliases {
+			fmt.Fprintf(&b, "%s\t%s\n", ha.IP, strings.Join(ha.Hostnames, "\t"))
+		}
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "etc-hosts")
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return "", err
+	}
+	return p, os.Rename(tmp, p)
 }
 
 // file is one projected file.

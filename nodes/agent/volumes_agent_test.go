@@ -133,3 +133,42 @@ func TestVolumesAndConfigErrors(t *testing.T) {
 		return ""
 	})
 }
+
+// TestEnvMissingKey: a required key missing from an existing ConfigMap
+// keeps the container in CreateContainerConfigError; an optional one is
+// left out and the container runs.
+func TestEnvMissingKey(t *testing.T) {
+	e := start(t)
+	e.runAgent(t, "n1", agent.Config{})
+	if _, err := client.For[*corev1.ConfigMap](e.c).Create(t.Context(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm", Namespace: "default"},
+		Data: map[string]string{"a": "1"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ref := func(key string, optional bool) *corev1.EnvVarSource {
+		return &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "cm"}, Key: key, Optional: &optional}}
+	}
+	required := podSpec("required", nil)
+	required.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "B", ValueFrom: ref("b", false)}}
+	optional := podSpec("optional", nil)
+	optional.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "B", ValueFrom: ref("b", true)}, {Name: "A", ValueFrom: ref("a", false)}}
+	e.createPod(t, required, "n1")
+	e.createPod(t, optional, "n1")
+	eventually(t, 10*time.Second, func() string {
+		got, err := e.getPod(t, "required")
+		if err != nil {
+			return err.Error()
+		}
+		if r, msg := waitingReason(got, "app"); r != "CreateContainerConfigError" || !strings.Contains(msg, "couldn't find key b in ConfigMap default/cm") {
+			return describe(got) + " " + msg
+		}
+		got, err = e.getPod(t, "optional")
+		if err != nil {
+			return err.Error()
+		}
+		if got.Status.Phase != corev1.PodRunning {
+			return describe(got)
+		}
+		return ""
+	})
+}

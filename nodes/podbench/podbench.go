@@ -125,6 +125,7 @@ type bench struct {
 	out    io.Writer
 	rt     *containerd.Runtime
 	pods   *client.Typed[*corev1.Pod]
+	nodes  *client.Typed[*corev1.Node]
 	stopAg func()
 	ns     string
 
@@ -170,6 +171,7 @@ func (b *bench) start(ctx context.Context, conn *bus.Conn) error {
 		return ctx.Err()
 	}
 	b.pods = client.For[*corev1.Pod](c)
+	b.nodes = client.For[*corev1.Node](c)
 	b.ns = "default"
 	b.running = map[string]time.Time{}
 	b.changed = make(chan struct{}, 1)
@@ -358,11 +360,19 @@ func (b *bench) deleteAll(names []string) {
 	fmt.Fprintf(b.out, "deleted %d pods (and their sandboxes) in %v\n", len(names), time.Since(t0).Round(time.Millisecond))
 }
 
-// close stops the agent, removes what the runtime still runs, stops its
+// close stops the agent, deletes its Node (on a control plane that
+// outlives the bench), removes what the runtime still runs, stops its
 // daemon and deletes the bench bridge.
 func (b *bench) close() {
 	if b.stopAg != nil {
 		b.stopAg()
+	}
+	if b.nodes != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, _, err := b.nodes.Delete(ctx, "", b.cfg.Node, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			fmt.Fprintf(b.out, "delete node %s: %v\n", b.cfg.Node, err)
+		}
+		cancel()
 	}
 	if b.rt != nil {
 		ctx := context.Background()

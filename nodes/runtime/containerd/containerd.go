@@ -72,7 +72,12 @@ type Runtime struct {
 	client *client.Client
 	daemon *os.Process // the private daemon New started, or nil
 	net    *network
-	unlock func() // releases the bridge lock; nil with CNIConfList
+
+	// lockMu guards unlock, which releases the host-wide lock of the pod
+	// bridge, taken with the first pod network (nil until then, and with
+	// CNIConfList).
+	lockMu sync.Mutex
+	unlock func()
 	log    *slog.Logger
 
 	finalizeMu sync.Mutex
@@ -143,16 +148,6 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	cfg = r.cfg
-	if cfg.CNIConfList == nil {
-		if r.unlock, err = lockBridge(cfg.Bridge); err != nil {
-			return nil, err
-		}
-	}
-	defer func() {
-		if r.client == nil {
-			r.release() // New failed
-		}
-	}()
 	addr := cfg.Address
 	if addr == "" {
 		if err := canRunDaemon(cfg.Binary); err != nil {
@@ -213,13 +208,13 @@ func (r *Runtime) startDaemon(ctx context.Context) (*os.Process, error) {
 	}
 	// A daemon that died left its sockets behind; containerd refuses to
 	// listen on them.
-	os.Remove(sock)
-	os.Remove(sock + ".ttrpc")
+	_ = os.Remove(sock)
+	_ = os.Remove(sock + ".ttrpc")
 	logf, err := os.OpenFile(filepath.Join(dir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("containerd: %w", err)
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }() // the daemon has its own descriptor
 	bin := r.cfg.Binary
 	if bin == "" {
 		bin = "containerd"
@@ -247,7 +242,7 @@ func answers(ctx context.Context, addr, ns string) bool {
 	if err != nil {
 		return false
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	_, err = c.Version(ctx)
 	return err == nil
 }
@@ -270,7 +265,7 @@ func connect(ctx context.Context, addr, ns string, timeout time.Duration, daemon
 				if err == nil {
 					return c, nil
 				}
-				c.Close()
+				_ = c.Close()
 			}
 			lastErr = err
 		}
@@ -325,8 +320,29 @@ func (r *Runtime) PodCIDR() string {
 	return r.cfg.PodCIDR
 }
 
+// lockBridge takes the host-wide lock of the generated network's bridge
+// once (see network.go's lockBridge).
+func (r *Runtime) lockBridge() error {
+	if r.cfg.CNIConfList != nil {
+		return nil
+	}
+	r.lockMu.Lock()
+	defer r.lockMu.Unlock()
+	if r.unlock != nil {
+		return nil
+	}
+	unlock, err := lockBridge(r.cfg.Bridge)
+	if err != nil {
+		return err
+	}
+	r.unlock = unlock
+	return nil
+}
+
 // release drops the bridge lock.
 func (r *Runtime) release() {
+	r.lockMu.Lock()
+	defer r.lockMu.Unlock()
 	if r.unlock != nil {
 		r.unlock()
 		r.unlock = nil

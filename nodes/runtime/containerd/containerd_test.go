@@ -11,9 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -212,12 +210,7 @@ func (p *pod) stop(t *testing.T, id string, grace time.Duration) runtime.Contain
 func TestWebserver(t *testing.T) {
 	rt := newRuntime(t)
 	ctx := t.Context()
-	archive := filepath.Join(t.TempDir(), "web.tar")
-	cmd := exec.CommandContext(ctx, filepath.Join(goruntime.GOROOT(), "bin", "go"), "run", "./examples/webserver/build", "-o", archive)
-	cmd.Dir = "../../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go run ./examples/webserver/build: %v\n%s", err, out)
-	}
+	archive := containerdtest.WebserverArchive(t, "../../..")
 	f, err := os.Open(archive)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd/api/services/tasks/v1"
@@ -103,7 +104,11 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg run
 	if cfg.TTY {
 		opts = append(opts, oci.WithTTY)
 	}
-	opts = append(opts, oci.WithCgroup(r.cgroup(id)))
+	opts = append(opts, oci.WithCgroup(r.cgroup(id)),
+		// One shim for all of a pod's containers, as CRI groups them with the
+		// sandbox ID: a second container (or a restart while another runs)
+		// starts no shim process and costs no shim's memory.
+		oci.WithAnnotations(map[string]string{shimGroup: sandboxID}))
 	own := map[string]string{
 		labelKind:    kindContainer,
 		labelSandbox: sandboxID,
@@ -124,6 +129,10 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg run
 	}
 	return containerOf(info, nil), nil
 }
+
+// shimGroup is the annotation by which containerd-shim-runc-v2 serves
+// several containers from one shim process.
+const shimGroup = "io.containerd.runc.v2.group"
 
 // cgroup is a container's cgroup path (cgroupfs, under every controller).
 func (r *Runtime) cgroup(id string) string { return "/" + r.cfg.Namespace + "/" + id }
@@ -378,13 +387,25 @@ func (r *Runtime) oomKilled(id string) bool {
 		for sc.Scan() {
 			k, v, _ := strings.Cut(sc.Text(), " ")
 			if k == "oom_kill" && v != "0" {
-				fh.Close()
+				_ = fh.Close()
 				return true
 			}
 		}
-		fh.Close()
+		_ = fh.Close()
 	}
 	return false
+}
+
+// lockedWriter writes to w under mu, and has no other method.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // Exec implements runtime.Runtime.
@@ -415,6 +436,12 @@ func (r *Runtime) Exec(ctx context.Context, containerID string, req runtime.Exec
 	if stderr == nil {
 		stderr = io.Discard
 	}
+	// cio copies stdout and stderr in two goroutines. Callers often pass
+	// one writer for both (a bytes.Buffer, whose ReadFrom, which io.Copy
+	// prefers, reslices the buffer even when nothing arrives: concurrent
+	// copies lose output): serialise the writes and hide ReadFrom.
+	var mu sync.Mutex
+	stdout, stderr = lockedWriter{&mu, stdout}, lockedWriter{&mu, stderr}
 	opts := []cio.Opt{cio.WithStreams(req.Stdin, stdout, stderr)}
 	if req.TTY {
 		opts = append(opts, cio.WithTerminal)

@@ -15,10 +15,12 @@
 // agent finds it again by labels alone. A sandbox is a containerd
 // container record with no task (no pause container) whose labels hold
 // the pod's network namespace, address, host ports, host name and state.
-// A container is a containerd container whose
-// task's output goes to ContainerConfig.LogPath through the shim, so logs
-// outlive the agent. The runtime's own labels (prefix "io.skiff.runtime/")
-// are never returned; the agent's are returned verbatim.
+// A container is a containerd container whose task's output goes to
+// ContainerConfig.LogPath through the shim, so logs outlive the agent; a
+// pod's containers share one shim process (the shim's grouping annotation
+// set to the sandbox ID, as CRI does). The runtime's own labels (prefix
+// "io.skiff.runtime/") are never returned; the agent's are returned
+// verbatim.
 //
 // Network: a pod's network namespace is pinned under <StateDir>/netns,
 // with loopback up and eth0 attached by CNI (go-cni running the bridge,
@@ -41,6 +43,10 @@
 // restarts.
 //
 // Concurrency: a *Runtime is safe for concurrent use. One mutex (finalize)
-// serialises finalization so that a task is deleted once; nothing else is
-// locked in the runtime, containerd's metadata store being the only state.
+// serialises finalization so that a task is deleted once; another (lock)
+// guards the host-wide lock of the pod bridge, taken with the first pod
+// network (a second runtime on the same bridge is refused: it would give
+// out the same addresses). The two are never held together. Nothing else
+// is locked in the runtime, containerd's metadata store being the only
+// state.
 package containerd

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	gocni "github.com/containerd/go-cni"
 	"golang.org/x/sys/unix"
@@ -130,12 +131,17 @@ func findPlugins(dirs, plugins []string) error {
 	return nil
 }
 
+// cniTimeout bounds one CNI ADD or DEL (a hung plugin is killed).
+const cniTimeout = time.Minute
+
 // lockDir holds the host-wide locks of pod bridges.
 const lockDir = "/run/skiff"
 
 // lockBridge takes the host-wide lock of a bridge: two runtimes on one
 // bridge would hand out the same addresses from their own host-local
-// leases. The lock is released by unlock or when the process ends.
+// leases. A runtime takes it with its first pod network (so that one that
+// runs no pods, an image tool say, does not), and releases it by unlock
+// or when the process ends.
 func lockBridge(bridge string) (unlock func(), err error) {
 	if err := os.MkdirAll(lockDir, 0o755); err != nil {
 		return nil, fmt.Errorf("containerd: bridge lock: %w", err)
@@ -146,7 +152,7 @@ func lockBridge(bridge string) (unlock func(), err error) {
 		return nil, fmt.Errorf("containerd: bridge lock: %w", err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
+		_ = f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("containerd: bridge %s is used by another Skiff node on this host (%s is locked); give this node its own bridge and pod CIDR", bridge, p)
 		}
@@ -186,6 +192,8 @@ func hostPorts(ports []runtime.PortMapping) []runtime.PortMapping {
 // setup runs CNI ADD for sandbox id in the namespace at path and returns
 // the pod's IPv4 address.
 func (n *network) setup(ctx context.Context, id, path string, ports []runtime.PortMapping) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, cniTimeout)
+	defer cancel()
 	res, err := n.of(ports).Setup(ctx, id, path, portOpts(ports)...)
 	if err != nil {
 		return "", fmt.Errorf("CNI ADD: %w", err)
@@ -205,6 +213,8 @@ func (n *network) setup(ctx context.Context, id, path string, ports []runtime.Po
 // hostPort rules); path may name a namespace that is gone, or be "".
 // It removes the hostPort chains portmap leaves once no mapping is left.
 func (n *network) teardown(ctx context.Context, id, path string, ports []runtime.PortMapping) error {
+	ctx, cancel := context.WithTimeout(ctx, cniTimeout)
+	defer cancel()
 	if path != "" && !isNetNS(path) {
 		path = "" // gone: the plugins release what they can without it
 	}

@@ -71,11 +71,6 @@ func TestPodNetwork(t *testing.T) {
 	cfg := containerdtest.Config(t)
 	rt := open(t, cfg, true)
 	ctx := t.Context()
-	other := cfg
-	other.StateDir = t.TempDir()
-	if _, err := containerd.New(ctx, other); err == nil || !strings.Contains(err.Error(), "used by another Skiff node") {
-		t.Fatalf("a second runtime on the same bridge: %v, want refused", err)
-	}
 	hostPort := freePort(t)
 	serve := sh(`mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www`)
 
@@ -87,6 +82,14 @@ func TestPodNetwork(t *testing.T) {
 	}
 	a := &pod{rt: rt, sb: sbA, uid: "u-net-a", dir: t.TempDir()}
 	b := newPod(t, rt, "u-net-b")
+	// A second runtime on the same bridge would give out the same
+	// addresses from its own leases: its first pod network is refused.
+	other := cfg
+	other.StateDir = containerdtest.StateDir(t)
+	second := open(t, other, true)
+	if _, err := second.RunSandbox(ctx, runtime.SandboxConfig{Name: "c", Namespace: "ns", UID: "u-net-c"}); err == nil || !strings.Contains(err.Error(), "used by another Skiff node") {
+		t.Fatalf("a pod of a second runtime on the same bridge: %v, want refused", err)
+	}
 	prefix := netip.MustParsePrefix(cfg.PodCIDR)
 	for _, sb := range []runtime.Sandbox{a.sb, b.sb} {
 		ip, err := netip.ParseAddr(sb.IP)
@@ -111,6 +114,14 @@ func TestPodNetwork(t *testing.T) {
 	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/", hostPort), 10*time.Second); got != "hello from pod-a\n" {
 		t.Errorf("host → hostPort on 127.0.0.1: %q", got)
 	}
+	// hostIP is respected: the port is mapped on 127.0.0.1 only.
+	if ip := nodeIP(); ip != "" {
+		c := &http.Client{Timeout: time.Second}
+		if resp, err := c.Get(fmt.Sprintf("http://%s:%d/", ip, hostPort)); err == nil {
+			resp.Body.Close()
+			t.Errorf("hostPort %d with hostIP 127.0.0.1 answered on %s", hostPort, ip)
+		}
+	}
 	var out bytes.Buffer
 	if code, err := rt.Exec(ctx, side.ID, runtime.ExecRequest{Cmd: []string{"wget", "-qO-", "http://127.0.0.1:8080/"}, Stdout: &out}); err != nil || code != 0 {
 		t.Errorf("container → its pod's other container: exit %d %v", code, err)
@@ -119,6 +130,10 @@ func TestPodNetwork(t *testing.T) {
 	out.Reset()
 	if code, err := rt.Exec(ctx, tools.ID, runtime.ExecRequest{Cmd: []string{"wget", "-qO-", "http://" + a.sb.IP + ":8080/"}, Stdout: &out}); err != nil || code != 0 || out.String() != "hello from pod-a\n" {
 		t.Errorf("pod B → pod A: exit %d %v %q", code, err, out.String())
+	}
+	// A pod's containers share one shim: three containers, two shims.
+	if n := shims(t, cfg.StateDir); n != 2 {
+		t.Errorf("%d shims for 2 pods of 3 containers, want one per pod", n)
 	}
 	if !strings.Contains(natRules(t), fmt.Sprintf("--dport %d", hostPort)) {
 		t.Errorf("no DNAT rule for hostPort %d", hostPort)
@@ -155,6 +170,35 @@ func TestPodNetwork(t *testing.T) {
 	if !otherHostports(rules) && strings.Contains(rules, "CNI-HOSTPORT-") {
 		t.Errorf("portmap chains left with no mapping:\n%s", rules)
 	}
+}
+
+// nodeIP is this machine's first non-loopback IPv4 address ("" if none).
+func nodeIP() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !strings.HasPrefix(n.IP.String(), "100.") {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+// shims counts the shim processes serving the daemon under stateDir.
+func shims(t *testing.T, stateDir string) int {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	n := 0
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 0 && strings.HasSuffix(args[0], "containerd-shim-runc-v2") && strings.Contains(string(b), stateDir) {
+			n++
+		}
+	}
+	return n
 }
 
 // otherHostports reports whether some other pod on this host (another

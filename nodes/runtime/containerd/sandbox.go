@@ -42,6 +42,9 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (ru
 	}
 	var ports []runtime.PortMapping
 	if !cfg.HostNetwork {
+		if err := r.lockBridge(); err != nil {
+			return runtime.Sandbox{}, err
+		}
 		ns, err := netns.NewNetNS(r.cfg.StateDir + "/netns")
 		if err != nil {
 			return runtime.Sandbox{}, fmt.Errorf("containerd: sandbox netns: %w", err)
@@ -91,7 +94,7 @@ func loopbackUp() error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }()
 	ifr, err := unix.NewIfreq("lo")
 	if err != nil {
 		return err
@@ -235,6 +238,10 @@ func (r *Runtime) releaseDeadSandboxes(ctx context.Context) error {
 		}
 		known[p] = true
 		if isNetNS(p) {
+			// A live pod network: this runtime holds the bridge.
+			if err := r.lockBridge(); err != nil {
+				return err
+			}
 			continue
 		}
 		r.log.Info("releasing the network of a sandbox whose namespace is gone", "sandbox", sb.ID, "netns", p)

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"go/build"
 	"io"
 	"os"
 	"os/exec"
@@ -71,7 +72,7 @@ type Network struct {
 
 // NewNetwork picks a bridge name and pod range for one test and deletes
 // the bridge (which the CNI bridge plugin creates on first use and never
-// removes) at cleanup.
+// removes) and its lock file at cleanup.
 func NewNetwork(t testing.TB) Network {
 	t.Helper()
 	var b [6]byte
@@ -82,6 +83,7 @@ func NewNetwork(t testing.TB) Network {
 		if out, err := exec.Command("ip", "link", "del", nw.Bridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
 			t.Logf("delete bridge %s: %v: %s", nw.Bridge, err, out)
 		}
+		_ = os.Remove("/run/skiff/bridge-" + nw.Bridge + ".lock")
 	})
 	return nw
 }
@@ -161,7 +163,11 @@ func BusyboxArchive(t testing.TB) string {
 func WebserverArchive(t testing.TB, root string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "web.tar")
-	cmd := exec.Command(filepath.Join(goruntime.GOROOT(), "bin", "go"), "run", "./examples/webserver/build", "-o", p)
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(build.Default.GOROOT, "bin", "go")
+	}
+	cmd := exec.Command(gobin, "run", "./examples/webserver/build", "-o", p)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go run ./examples/webserver/build: %v\n%s", err, out)
