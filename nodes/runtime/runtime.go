@@ -258,7 +258,14 @@ type ExecRequest struct {
 	Stdin          io.Reader // nil: no input
 	Stdout, Stderr io.Writer // nil: discarded
 	TTY            bool
+	// Resize, if set, delivers the terminal's size changes of a TTY
+	// exec; the runtime stops reading it when the command ends. A
+	// runtime without terminals ignores it.
+	Resize <-chan TerminalSize
 }
+
+// TerminalSize is a terminal's size in characters.
+type TerminalSize struct{ Width, Height uint16 }
 
 // EventType says what an Event is about.
 type EventType string

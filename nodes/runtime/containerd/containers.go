@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd/api/services/tasks/v1"
@@ -391,7 +392,15 @@ func (r *Runtime) Exec(ctx context.Context, containerID string, req runtime.Exec
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	opts := []cio.Opt{cio.WithStreams(req.Stdin, stdout, stderr)}
+	// The shim keeps the stdin FIFO open: the end of the input reaches the
+	// command only through CloseIO, once the input is copied.
+	var stdinDone chan struct{}
+	stdin := req.Stdin
+	if stdin != nil {
+		stdinDone = make(chan struct{})
+		stdin = &eofReader{r: stdin, eof: stdinDone}
+	}
+	opts := []cio.Opt{cio.WithStreams(stdin, stdout, stderr)}
 	if req.TTY {
 		opts = append(opts, cio.WithTerminal)
 	}
@@ -414,6 +423,34 @@ func (r *Runtime) Exec(ctx context.Context, containerID string, req runtime.Exec
 		}
 		return 0, fmt.Errorf("containerd: exec in %s: %w", containerID, err)
 	}
+	if stdinDone != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-stdinDone:
+				_ = proc.CloseIO(ctx, client.WithStdinCloser)
+			case <-done:
+			}
+		}()
+	}
+	if req.Resize != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			for {
+				select {
+				case sz, ok := <-req.Resize:
+					if !ok {
+						return
+					}
+					_ = proc.Resize(ctx, uint32(sz.Width), uint32(sz.Height))
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
 	var st client.ExitStatus
 	select {
 	case st = <-statusC:
@@ -427,4 +464,19 @@ func (r *Runtime) Exec(ctx context.Context, containerID string, req runtime.Exec
 		return 0, fmt.Errorf("containerd: exec in %s: %w", containerID, err)
 	}
 	return int(code), nil
+}
+
+// eofReader closes eof once r has returned an error (io.EOF or other).
+type eofReader struct {
+	r    io.Reader
+	eof  chan struct{}
+	once sync.Once
+}
+
+func (e *eofReader) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if err != nil {
+		e.once.Do(func() { close(e.eof) })
+	}
+	return n, err
 }
