@@ -211,6 +211,20 @@ func TestKubectlContainerd(t *testing.T) {
 		if len(big) != 4<<20 {
 			t.Fatalf("exec dd: %d bytes of stdout, want %d", len(big), 4<<20)
 		}
+		// kubectl exec -it on a terminal (script(1) gives it one, sized
+		// 30x100): the command sees a TTY of the client's size.
+		if _, err := exec.LookPath("script"); err == nil {
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "script", "-qec", "stty rows 30 cols 100; kubectl exec -it shell -- sh -c 'stty size; tty'", "/dev/null")
+			cmd.Env = c.env
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "30 100") || !strings.Contains(string(out), "/dev/pts/") {
+				t.Fatalf("kubectl exec -it: %v\n%q", err, out)
+			}
+		} else if os.Getenv("CI") == "true" {
+			t.Fatal("script(1) is not installed (util-linux)")
+		}
 		_, stderr = c.kubectl(true, "", "exec", "shell", "--", "/no/such/binary")
 		wantIn(t, "exec of a missing binary", stderr, "exit code 12")
 		for _, tc := range []struct {
