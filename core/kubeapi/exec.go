@@ -92,30 +92,33 @@ func (s *Server) serveExec(w http.ResponseWriter, req *http.Request, rq request)
 		return apierrors.NewServiceUnavailable("pods/exec: this API server has no connection to the nodes")
 	}
 	node := pod.Spec.NodeName
-	h := bus.Header{}
-	h.Set(api.HdrExecOp, api.ExecOpStart)
-	if proto == "" {
+	if proto == "" || start.TTY {
 		// kubectl tries WebSocket first and SPDY after any failed upgrade,
 		// then prints the SPDY attempt's error: it must say what stopped
-		// the first attempt, if anything did.
-		start.DryRun = true
-		body, _ := json.Marshal(start)
-		if _, err := s.execRequest(req.Context(), node, h, body, 0); err != nil {
+		// the first attempt, if anything did. A terminal session starts
+		// once the client has said its size, after the upgrade: check now
+		// what can be checked.
+		dry := start
+		dry.DryRun = true
+		if _, err := s.startExecOn(req.Context(), node, dry); err != nil {
 			return err
 		}
-		return apierrors.NewBadRequest("Skiff serves pods/exec over WebSocket only (subprotocol " + strings.Join(execProtocols, " or ") + "); SPDY is not supported")
+		if proto == "" {
+			return apierrors.NewBadRequest("Skiff serves pods/exec over WebSocket only (subprotocol " + strings.Join(execProtocols, " or ") + "); SPDY is not supported")
+		}
 	}
-	body, _ := json.Marshal(start)
-	rep, err := s.execRequest(req.Context(), node, h, body, 0)
-	if err != nil {
-		return err
+	sess := ""
+	if !start.TTY {
+		var err error
+		if sess, err = s.startExecOn(req.Context(), node, start); err != nil {
+			return err
+		}
 	}
-	sess := rep.Header.Get(api.HdrExecSession)
 	// The session is the node's until it reports the exit; if the client
 	// goes first, it is closed.
 	closed := false
 	defer func() {
-		if !closed {
+		if !closed && sess != "" {
 			h := bus.Header{}
 			h.Set(api.HdrExecOp, api.ExecOpClose)
 			h.Set(api.HdrExecSession, sess)
@@ -131,7 +134,18 @@ func (s *Server) serveExec(w http.ResponseWriter, req *http.Request, rq request)
 		},
 		Handler: func(conn *websocket.Conn) {
 			conn.PayloadType = websocket.BinaryFrame
-			closed = s.streamExec(req.Context(), conn, node, sess, proto, start)
+			var pending [][]byte
+			if start.TTY {
+				var err error
+				start.Size, pending = firstSize(conn)
+				if sess, err = s.startExecOn(req.Context(), node, start); err != nil {
+					b, _ := json.Marshal(apiserver.Status(err))
+					_ = websocket.Message.Send(conn, append([]byte{chanError}, b...))
+					_ = conn.Close()
+					return
+				}
+			}
+			closed = s.streamExec(req.Context(), conn, node, sess, start, pending)
 		},
 	}
 	// The WebSocket library needs the connection itself (http.Hijacker).
@@ -149,6 +163,42 @@ func (s *Server) serveExec(w http.ResponseWriter, req *http.Request, rq request)
 	return nil
 }
 
+// startExecOn starts (or with DryRun, checks) a session on node.
+func (s *Server) startExecOn(ctx context.Context, node string, start api.ExecStart) (string, error) {
+	h := bus.Header{}
+	h.Set(api.HdrExecOp, api.ExecOpStart)
+	body, _ := json.Marshal(start)
+	rep, err := s.execRequest(ctx, node, h, body, 0)
+	if err != nil {
+		return "", err
+	}
+	return rep.Header.Get(api.HdrExecSession), nil
+}
+
+// firstSize waits up to a second for the client's first terminal size
+// (kubectl sends it as soon as the stream is up), so that the command
+// starts on a terminal of the right size; the messages read meanwhile are
+// returned for replay.
+func firstSize(conn *websocket.Conn) (*api.ExecResize, [][]byte) {
+	var pending [][]byte
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	defer func() { _ = conn.SetReadDeadline(time.Time{}) }()
+	for len(pending) < 64 {
+		var msg []byte
+		if err := websocket.Message.Receive(conn, &msg); err != nil {
+			return nil, pending
+		}
+		if len(msg) > 0 && msg[0] == chanResize {
+			var sz struct{ Width, Height uint16 }
+			if json.Unmarshal(msg[1:], &sz) == nil {
+				return &api.ExecResize{Width: sz.Width, Height: sz.Height}, pending
+			}
+		}
+		pending = append(pending, msg)
+	}
+	return nil, pending
+}
+
 func isWebSocket(req *http.Request) bool {
 	return strings.EqualFold(req.Header.Get("Upgrade"), "websocket") &&
 		strings.Contains(strings.ToLower(req.Header.Get("Connection")), "upgrade")
@@ -157,7 +207,7 @@ func isWebSocket(req *http.Request) bool {
 // streamExec relays one session between the WebSocket and the node until
 // the command ends or either side goes; it reports whether the node
 // ended the session itself.
-func (s *Server) streamExec(ctx context.Context, conn *websocket.Conn, node, sess, proto string, start api.ExecStart) (ended bool) {
+func (s *Server) streamExec(ctx context.Context, conn *websocket.Conn, node, sess string, start api.ExecStart, pending [][]byte) (ended bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	inDone := make(chan struct{})
 	defer func() {
@@ -171,7 +221,9 @@ func (s *Server) streamExec(ctx context.Context, conn *websocket.Conn, node, ses
 		defer cancel() // the client went away (or sent garbage)
 		for {
 			var msg []byte
-			if err := websocket.Message.Receive(conn, &msg); err != nil {
+			if len(pending) > 0 {
+				msg, pending = pending[0], pending[1:]
+			} else if err := websocket.Message.Receive(conn, &msg); err != nil {
 				return
 			}
 			if len(msg) == 0 {

@@ -210,6 +210,9 @@ func (s *Server) startExec(ctx context.Context, req api.ExecStart) (string, erro
 		resize: make(chan runtime.TerminalSize, 1), cancel: cancel, lastSeen: time.Now(),
 	}
 	er := runtime.ExecRequest{Cmd: req.Command, Stdout: writer{cctx, ss.stdout}, TTY: req.TTY, Resize: ss.resize}
+	if req.Size != nil {
+		er.Size = runtime.TerminalSize{Width: req.Size.Width, Height: req.Size.Height}
+	}
 	if !req.TTY {
 		er.Stderr = writer{cctx, ss.stderr}
 	}

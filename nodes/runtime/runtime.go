@@ -258,9 +258,11 @@ type ExecRequest struct {
 	Stdin          io.Reader // nil: no input
 	Stdout, Stderr io.Writer // nil: discarded
 	TTY            bool
-	// Resize, if set, delivers the terminal's size changes of a TTY
-	// exec; the runtime stops reading it when the command ends. A
-	// runtime without terminals ignores it.
+	// Size is a TTY exec's terminal size at the start (zero: the
+	// runtime's default); Resize, if set, delivers its changes, and the
+	// runtime stops reading it when the command ends. A runtime without
+	// terminals ignores both.
+	Size   TerminalSize
 	Resize <-chan TerminalSize
 }
 

@@ -18,6 +18,9 @@ type ExecStart struct {
 	Stdin bool `json:"stdin,omitempty"`
 	// TTY: the command runs on a terminal (stderr is merged into stdout).
 	TTY bool `json:"tty,omitempty"`
+	// Size is the terminal's size at the start of a TTY session (nil:
+	// the runtime's default).
+	Size *ExecResize `json:"size,omitempty"`
 	// DryRun: check that the command could start (the container runs),
 	// start nothing and open no session.
 	DryRun bool `json:"dryRun,omitempty"`

@@ -385,6 +385,9 @@ func (r *Runtime) Exec(ctx context.Context, containerID string, req runtime.Exec
 	ps := *spec.Process
 	ps.Args = req.Cmd
 	ps.Terminal = req.TTY
+	if req.TTY && req.Size.Width > 0 && req.Size.Height > 0 {
+		ps.ConsoleSize = &specs.Box{Width: uint(req.Size.Width), Height: uint(req.Size.Height)}
+	}
 	stdout, stderr := req.Stdout, req.Stderr
 	if stdout == nil {
 		stdout = io.Discard
