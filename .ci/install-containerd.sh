@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the containerd runtime's tests need, from Debian's
 # packages, when it is missing: containerd (1.6), runc, the CNI plugins
-# (/usr/lib/cni), iptables and a static busybox (test images). Idempotent:
+# (/usr/lib/cni), iptables, iproute2 and a static busybox (test images). Idempotent:
 # exits 0 at once when everything is installed. Needs root (or sudo).
 set -euo pipefail
 need=()
@@ -10,6 +10,7 @@ command -v runc >/dev/null || need+=(runc)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 command -v iptables >/dev/null || need+=(iptables)
 [ -x /bin/busybox ] || need+=(busybox-static)
+command -v ip >/dev/null || need+=(iproute2)
 if [ ${#need[@]} -eq 0 ]; then
 	echo "install-containerd: already installed ($(containerd --version))"
 	exit 0

@@ -59,6 +59,16 @@ type Config struct {
 	// ContainerdAddress is the socket of an existing containerd daemon;
 	// "" starts a private one under StateDir.
 	ContainerdAddress string
+	// PodCIDR is the containerd node's pod range on its bridge (default
+	// containerd.DefaultPodCIDR, outside the 10.96.0.0/12 service range),
+	// also recorded in the Node's spec.podCIDR. Bridge names the bridge
+	// (default containerd.DefaultBridge).
+	PodCIDR, Bridge string
+	// CNIPluginDirs are searched for the CNI plugins (default
+	// containerd.DefaultCNIPluginDirs); CNIConfList, if set, is a CNI
+	// .conflist file to use instead of the generated bridge network.
+	CNIPluginDirs []string
+	CNIConfList   string
 
 	// Labels, Taints, Capacity, Reserved, NodeIP: as in agent.Config, for
 	// every node. Simulated nodes default to 8 CPUs, 32Gi and 110 pods.
@@ -310,6 +320,7 @@ func nodeConfig(ctx context.Context, cfg Config, i int, name string, c *client.C
 			return acfg, nil, fmt.Errorf("nodes: state dir: %w", err)
 		}
 		acfg.LogDir = filepath.Join(dir, "pods")
+		acfg.VolumeDir = filepath.Join(dir, "volumes")
 	}
 	simCfg := simulated.Config{}
 	if cfg.Count > 0 {
@@ -339,12 +350,24 @@ func nodeConfig(ctx context.Context, cfg Config, i int, name string, c *client.C
 		acfg.HeartbeatOffset = time.Duration(i) * interval / time.Duration(cfg.Count)
 	}
 	if cfg.Runtime == RuntimeContainerd {
-		rt, err := containerd.New(ctx, containerd.Config{Address: cfg.ContainerdAddress, StateDir: dir,
-			Logger: cfg.Logger.With("runtime", "containerd")})
+		ccfg := containerd.Config{Address: cfg.ContainerdAddress, StateDir: dir,
+			PodCIDR: cfg.PodCIDR, Bridge: cfg.Bridge, CNIPluginDirs: cfg.CNIPluginDirs,
+			Logger: cfg.Logger.With("runtime", "containerd")}
+		if cfg.CNIConfList != "" {
+			b, err := os.ReadFile(cfg.CNIConfList)
+			if err != nil {
+				return acfg, nil, fmt.Errorf("nodes: CNI configuration: %w", err)
+			}
+			ccfg.CNIConfList = b
+		}
+		rt, err := containerd.New(ctx, ccfg)
 		if err != nil {
 			return acfg, nil, fmt.Errorf("nodes: %w", err)
 		}
 		acfg.Runtime = rt
+		if cfg.CNIConfList == "" {
+			acfg.PodCIDR = rt.PodCIDR()
+		}
 		return acfg, func() { _ = rt.Close() }, nil
 	}
 	if dir != "" {

@@ -244,7 +244,7 @@ func (h *Host) prepare(ctx context.Context, p *Plugin, version string, wasm, set
 		return nil, fail("load", KindInstantiate, detail, nil)
 	}
 	v := &moduleVersion{
-		plugin: p, version: version, digest: Digest(wasm), compiled: compiled,
+		plugin: p, version: version, digest: Digest(wasm), compiled: compiled, serial: serials.Add(1),
 		settings: append([]byte(nil), settings...),
 		idle:     make(chan *instance, h.cfg.PoolSize),
 		slots:    make(chan struct{}, h.cfg.PoolSize),

@@ -34,8 +34,18 @@ type Info struct {
 	Digest string
 	// Filter and Score say which extension points it implements.
 	Filter, Score bool
-	// NodeFields are the node sections it reads.
+	// NodeFields are the node sections it reads; PodFields the pod
+	// sections (the host leaves the others empty).
 	NodeFields abi.Fields
+	PodFields  abi.PodFields
+	// Pure: each node's answer depends only on the settings, the pod
+	// sections in PodFields and that node's record (abi.InfoPure), so
+	// callers may cache answers.
+	Pure bool
+	// Serial identifies the version: distinct for every version loaded
+	// in the process (by Load or Swap), so a cache of answers keyed by it
+	// is never read for another version. Zero once closed.
+	Serial uint64
 }
 
 // Name is the plugin's name.
@@ -52,7 +62,8 @@ func (p *Plugin) Info() Info {
 
 func (v *moduleVersion) describe() Info {
 	return Info{Name: v.plugin.name, Version: v.version, Digest: v.digest,
-		Filter: v.info.Points.Has(abi.PointFilter), Score: v.info.Points.Has(abi.PointScore), NodeFields: v.info.NodeFields}
+		Filter: v.info.Points.Has(abi.PointFilter), Score: v.info.Points.Has(abi.PointScore),
+		NodeFields: v.info.NodeFields, PodFields: v.info.PodFields, Pure: v.info.Flags&abi.InfoPure != 0, Serial: v.serial}
 }
 
 // Stats returns the plugin's counters.
@@ -156,6 +167,22 @@ type Batch interface {
 	Encode(fields abi.Fields) (pod []byte, nodes []NodeRecord)
 }
 
+// PodFieldsBatch is a Batch that can leave out of the pod's record the
+// sections the version does not read (abi.AppendPodFields); the host
+// calls EncodeFields instead of Encode when a Batch has it, with the
+// active version's NodeFields and PodFields.
+type PodFieldsBatch interface {
+	Batch
+	EncodeFields(node abi.Fields, pod abi.PodFields) ([]byte, []NodeRecord)
+}
+
+func encode(b Batch, in abi.Info) ([]byte, []NodeRecord) {
+	if fb, ok := b.(PodFieldsBatch); ok {
+		return fb.EncodeFields(in.NodeFields, in.PodFields)
+	}
+	return b.Encode(in.NodeFields)
+}
+
 // NodeRecord is one candidate node of a Batch.
 type NodeRecord struct {
 	// Slot names the node in each instance's node table: a small number
@@ -169,7 +196,7 @@ type NodeRecord struct {
 	Record []byte
 }
 
-var revs atomic.Uint64
+var revs, serials atomic.Uint64
 
 // NewRev returns a revision no record had before (process-wide, so that
 // the records of several Batch implementations never share one).
@@ -219,7 +246,7 @@ func (p *Plugin) Filter(ctx context.Context, b Batch, res *FilterResult) error {
 	if !v.info.Points.Has(abi.PointFilter) {
 		return ErrNotImplemented
 	}
-	pod, nodes := b.Encode(v.info.NodeFields)
+	pod, nodes := encode(b, v.info)
 	res.Verdicts = resize(res.Verdicts, len(nodes))
 	res.Reasons = res.Reasons[:0]
 	if len(nodes) == 0 {
@@ -250,7 +277,7 @@ func (p *Plugin) Score(ctx context.Context, b Batch, scores []int64) error {
 	if !v.info.Points.Has(abi.PointScore) {
 		return ErrNotImplemented
 	}
-	pod, nodes := b.Encode(v.info.NodeFields)
+	pod, nodes := encode(b, v.info)
 	if len(nodes) != len(scores) {
 		panic("bug: plugins.Score: scores and nodes differ in length")
 	}
@@ -278,6 +305,7 @@ type moduleVersion struct {
 	compiled wazero.CompiledModule
 	settings []byte
 	info     abi.Info
+	serial   uint64 // Info.Serial
 
 	// idle holds instances waiting for a call; slots holds a token per
 	// live instance (idle or busy), so len(slots) ≤ PoolSize.

@@ -43,6 +43,6 @@ func benchCmd() *cobra.Command {
 	api.Flags().IntSliceVar(&cfg.Watchers, "watchers", []int{1, 10, 100}, "watcher counts of the watch phase")
 	api.Flags().IntVar(&cfg.WatchRate, "watch-rate", 500, "writes per second during the watch phase")
 	api.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to this file")
-	cmd.AddCommand(api)
+	cmd.AddCommand(api, benchSchedulerCmd(), benchPodsCmd())
 	return cmd
 }

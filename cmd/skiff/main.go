@@ -42,7 +42,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(upCmd(), serverCmd(), benchCmd(), kubeconfigCmd(), nodeCmd(), imageCmd())
+	root.AddCommand(upCmd(), serverCmd(), withControllersBench(benchCmd()), kubeconfigCmd(), nodeCmd(), pluginCmd(), planCmd(), imageCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "skiff:", err)
 		os.Exit(1)

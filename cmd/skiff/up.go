@@ -13,7 +13,9 @@ import (
 	"github.com/skiffhq/skiff/core/controllers"
 	"github.com/skiffhq/skiff/core/controlplane"
 	"github.com/skiffhq/skiff/core/scheduler"
+	"github.com/skiffhq/skiff/core/scheduler/registry"
 	"github.com/skiffhq/skiff/nodes"
+	"github.com/skiffhq/skiff/plugins"
 )
 
 // planeFlags are the flags shared by up and server.
@@ -73,11 +75,21 @@ func (f *planeFlags) config(cmd *cobra.Command, components []controlplane.Compon
 }
 
 // leaderComponents are the control plane's leader-elected loops: every
-// replica runs them and one at a time is active.
-func leaderComponents(log *slog.Logger) []controlplane.Component {
+// replica runs them and one at a time is active. The scheduler keeps
+// uploaded modules and wazero's compiled code under <data-dir>/wasm-cache.
+func leaderComponents(log *slog.Logger, dataDir string) []controlplane.Component {
 	return []controlplane.Component{
 		{Name: "scheduler", Run: func(ctx context.Context, conn *bus.Conn) error {
-			return scheduler.Serve(ctx, conn, scheduler.Config{Logger: log.With("component", "scheduler")})
+			blobs, err := registry.OpenBucket(ctx, conn)
+			if err != nil {
+				return err
+			}
+			cache := filepath.Join(dataDir, "wasm-cache")
+			return scheduler.Serve(ctx, conn, scheduler.Config{
+				Logger:  log.With("component", "scheduler"),
+				Modules: &registry.Modules{Blobs: blobs, Dir: filepath.Join(cache, "modules")},
+				Host:    plugins.Config{CacheDir: filepath.Join(cache, "compiled")},
+			})
 		}},
 		{Name: "controllers", Run: func(ctx context.Context, conn *bus.Conn) error {
 			return controllers.RunOn(ctx, conn, controllers.Config{Logger: log.With("component", "controllers")})
@@ -97,7 +109,7 @@ func upCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := logger(f.verbose)
 			out := cmd.OutOrStdout()
-			components := append(leaderComponents(log),
+			components := append(leaderComponents(log, f.dataDir),
 				controlplane.Component{Name: "node", Run: nodes.Local(nodes.Config{
 					Runtime:  runtime,
 					StateDir: filepath.Join(f.dataDir, "node"),
@@ -121,7 +133,7 @@ func serverCmd() *cobra.Command {
 		Short: "Run the control plane without a node (API servers, scheduler and controllers; embedded NATS unless --nats-url)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return controlplane.Run(cmd.Context(), f.config(cmd, leaderComponents(logger(f.verbose))))
+			return controlplane.Run(cmd.Context(), f.config(cmd, leaderComponents(logger(f.verbose), f.dataDir)))
 		},
 	}
 	f.register(cmd)

@@ -1,8 +1,8 @@
 // Package controllers is Skiff's controller manager: the reconcile loops
 // that turn desired state into running pods and keep it so (ReplicaSet,
-// Deployment, Job, the garbage collector, Endpoints, node lifecycle), run
-// by one active replica among several (leader election on a kube-system
-// Lease). RunOn is the entry point of a core/controlplane.Component.
+// Deployment, DaemonSet, StatefulSet, Job, CronJob, the garbage collector,
+// Endpoints, node lifecycle), run by one active replica among several
+// (leader election on a kube-system Lease). RunOn is the entry point of a core/controlplane.Component.
 //
 // A Manager campaigns for the lease; while it holds it, it builds a fresh
 // shared cache (one informer per kind, shared by every controller), waits
@@ -13,8 +13,9 @@
 //
 // The subpackages are the parts: queue (rate-limited work queue), expect
 // (expectations), leader (election), cache (shared informers), reconcile
-// (workers), events (recorder), owner and pods (shared rules), and one
-// package per controller, each a pure planning core inside a thin shell.
+// (workers), events (recorder), owner and pods (shared rules), history
+// (ControllerRevisions), and one package per controller, each a pure
+// planning core inside a thin shell.
 //
 // Concurrency: Run owns every goroutine it starts and returns after they
 // have all ended.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/core/controllers/cache"
+	"github.com/skiffhq/skiff/core/controllers/cronjob"
+	"github.com/skiffhq/skiff/core/controllers/daemonset"
 	"github.com/skiffhq/skiff/core/controllers/deployment"
 	"github.com/skiffhq/skiff/core/controllers/endpoints"
 	"github.com/skiffhq/skiff/core/controllers/events"
@@ -22,6 +24,7 @@ import (
 	"github.com/skiffhq/skiff/core/controllers/leader"
 	"github.com/skiffhq/skiff/core/controllers/nodelifecycle"
 	"github.com/skiffhq/skiff/core/controllers/replicaset"
+	"github.com/skiffhq/skiff/core/controllers/statefulset"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -33,10 +36,13 @@ const (
 	Endpoints        = "endpoints"
 	Job              = "job"
 	NodeLifecycle    = "nodelifecycle"
+	DaemonSet        = "daemonset"
+	StatefulSet      = "statefulset"
+	CronJob          = "cronjob"
 )
 
 // All lists every controller, the default set.
-var All = []string{ReplicaSet, Deployment, GarbageCollector, Endpoints, Job, NodeLifecycle}
+var All = []string{ReplicaSet, Deployment, GarbageCollector, Endpoints, Job, NodeLifecycle, DaemonSet, StatefulSet, CronJob}
 
 // LeaseName is the default name of the election's Lease in kube-system.
 const LeaseName = "skiff-controller-manager"
@@ -70,6 +76,9 @@ type Config struct {
 	// lost, and how long its pods then stay (default
 	// nodelifecycle.DefaultTiming: 8 s and 2 s).
 	NodeLifecycle nodelifecycle.Timing
+	// Now is the controllers' clock (default time.Now); tests shift it
+	// to bring CronJob schedule times near.
+	Now func() time.Time
 }
 
 // Manager runs the controllers while it leads.
@@ -153,6 +162,12 @@ func (m *Manager) term(ctx context.Context) error {
 			ctls = append(ctls, job.New(job.Config{Cache: set, Events: rec, Workers: m.cfg.Workers, Timing: m.cfg.JobBackoff, Logger: log}))
 		case NodeLifecycle:
 			ctls = append(ctls, nodelifecycle.New(nodelifecycle.Config{Cache: set, Events: rec, Workers: m.cfg.Workers, Timing: m.cfg.NodeLifecycle, Logger: log}))
+		case DaemonSet:
+			ctls = append(ctls, daemonset.New(daemonset.Config{Cache: set, Events: rec, Workers: m.cfg.Workers, Logger: log, Now: m.cfg.Now}))
+		case StatefulSet:
+			ctls = append(ctls, statefulset.New(statefulset.Config{Cache: set, Events: rec, Workers: m.cfg.Workers, Logger: log, Now: m.cfg.Now}))
+		case CronJob:
+			ctls = append(ctls, cronjob.New(cronjob.Config{Cache: set, Events: rec, Workers: m.cfg.Workers, Logger: log, Now: m.cfg.Now}))
 		}
 	}
 	var wg sync.WaitGroup

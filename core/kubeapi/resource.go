@@ -150,7 +150,7 @@ func (s *Server) serveGet(w http.ResponseWriter, req *http.Request, rq request) 
 	if rq.subresource == "scale" {
 		return s.serveScaleGet(w, req, rq)
 	}
-	t, err := negotiate(req, accepts{table: true, partial: true})
+	t, err := negotiate(req, accepts{table: true, partial: true, noProtobuf: !api.HasProtobuf(rq.r.New())})
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (s *Server) serveGet(w http.ResponseWriter, req *http.Request, rq request) 
 }
 
 func (s *Server) serveList(w http.ResponseWriter, req *http.Request, rq request) error {
-	t, err := negotiate(req, accepts{table: true, partial: true})
+	t, err := negotiate(req, accepts{table: true, partial: true, noProtobuf: !api.HasProtobuf(rq.r.New())})
 	if err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ func partial(o runtime.Object, gv string) metav1.PartialObjectMetadata {
 
 // writeResult writes an object the server stored.
 func (s *Server) writeResult(w http.ResponseWriter, req *http.Request, code int, obj runtime.Object) error {
-	t, err := negotiate(req, accepts{})
+	t, err := negotiate(req, accepts{noProtobuf: !api.HasProtobuf(obj)})
 	if err != nil {
 		return err
 	}

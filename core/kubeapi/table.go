@@ -236,6 +236,8 @@ var printers = map[*api.Resource]printer{
 		return []any{cj.Name, cj.Spec.Schedule, tz, cj.Spec.Suspend != nil && *cj.Spec.Suspend, int64(len(cj.Status.Active)),
 			last, age(cj.CreationTimestamp, now), names, images, selectorString(cj.Spec.JobTemplate.Spec.Selector)}
 	}},
+	api.Plugins:           pluginPrinter,
+	api.SchedulerProfiles: schedulerProfilePrinter,
 }
 
 // genericPrinter prints kinds without a printer of their own.

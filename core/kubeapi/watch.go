@@ -48,7 +48,7 @@ func (s *Server) serveWatchOne(w http.ResponseWriter, req *http.Request, rq requ
 // serveWatch streams watch events, one JSON document (or length-prefixed
 // protobuf frame) per event, flushed as it is written.
 func (s *Server) serveWatch(w http.ResponseWriter, req *http.Request, rq request) error {
-	t, err := negotiate(req, accepts{table: true, partial: true})
+	t, err := negotiate(req, accepts{table: true, partial: true, noProtobuf: !api.HasProtobuf(rq.r.New())})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/skiffhq/skiff/core/scheduler/framework"
 	"github.com/skiffhq/skiff/core/scheduler/leader"
 	"github.com/skiffhq/skiff/core/scheduler/queue"
+	"github.com/skiffhq/skiff/plugins"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -51,6 +52,22 @@ type Config struct {
 	LeaderElection LeaderElection
 	// Seed seeds tie breaks between equal nodes; 0 picks one at random.
 	Seed uint64
+
+	// Modules turns uploaded plugins on: the scheduler then watches
+	// Plugin and SchedulerProfile objects (skiff.dev/v1alpha1), loads
+	// each Plugin's version from Modules into a wazero host configured by
+	// Host (Host.CacheDir is wazero's compilation cache), and schedules
+	// the pods of each SchedulerProfile through its plugins, swapping
+	// versions and profiles without a restart. nil: only Profiles.
+	Modules Modules
+	Host    plugins.Config
+	// StatusInterval is how often each replica reports its plugins'
+	// counters onto their Plugin objects (default 10 s); loads and
+	// refusals are reported at once.
+	StatusInterval time.Duration
+	// Conn, when set, makes the leading replica answer dry runs (skiff
+	// plan) on subjects.SchedulerPlan. Serve sets it.
+	Conn *bus.Conn
 }
 
 // LeaderElection configures the election. The zero value elects on
@@ -79,14 +96,17 @@ type Stats struct {
 
 // Scheduler schedules pods. Build it with New, run it with Run.
 type Scheduler struct {
-	cfg      Config
-	log      *slog.Logger
-	c        *client.Client
-	profiles map[string]*framework.Framework
-	eng      *engine
-	queue    *queue.Queue
-	writer   *writer
-	elector  *leader.Elector
+	cfg     Config
+	log     *slog.Logger
+	c       *client.Client
+	static  map[string]*framework.Framework // Config.Profiles, built
+	fwOpts  framework.Options
+	gen     atomic.Pointer[generation]
+	dyn     *dynamic // nil without Config.Modules
+	eng     *engine
+	queue   *queue.Queue
+	writer  *writer
+	elector *leader.Elector
 
 	pods       *client.Informer[*corev1.Pod]
 	nodes      *client.Informer[*corev1.Node]
@@ -123,6 +143,9 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Seed == 0 {
 		cfg.Seed = rand.Uint64()
 	}
+	if cfg.StatusInterval <= 0 {
+		cfg.StatusInterval = 10 * time.Second
+	}
 	le := &cfg.LeaderElection
 	if le.Namespace == "" {
 		le.Namespace = DefaultLeaseNamespace
@@ -130,12 +153,14 @@ func New(cfg Config) (*Scheduler, error) {
 	if le.Name == "" {
 		le.Name = DefaultLeaseName
 	}
-	profiles, err := buildProfiles(cfg.Profiles, cfg.Registry, framework.Options{Binder: cfg.Client, PercentageOfNodesToScore: cfg.PercentageOfNodesToScore})
+	fwOpts := framework.Options{Binder: cfg.Client, PercentageOfNodesToScore: cfg.PercentageOfNodesToScore}
+	profiles, err := buildProfiles(cfg.Profiles, cfg.Registry, fwOpts)
 	if err != nil {
 		return nil, err
 	}
-	s := &Scheduler{cfg: cfg, log: cfg.Logger, c: cfg.Client, profiles: profiles, eng: newEngine(profiles, cfg.Seed),
+	s := &Scheduler{cfg: cfg, log: cfg.Logger, c: cfg.Client, static: profiles, fwOpts: fwOpts, eng: newEngine(profiles, cfg.Seed),
 		bindSlots: make(chan struct{}, cfg.BindConcurrency)}
+	s.gen.Store(newGeneration(profiles, nil, nil))
 	for name, fw := range profiles {
 		if !fw.HasBinder() {
 			return nil, fmt.Errorf("scheduler: profile %s has no bind plugin", name)
@@ -161,6 +186,9 @@ func New(cfg Config) (*Scheduler, error) {
 	s.nodes = client.NewInformer(cfg.Client, "", client.Handlers[*corev1.Node]{OnAdd: s.addNode, OnUpdate: s.updateNode, OnDelete: s.deleteNode})
 	s.namespaces = client.NewInformer(cfg.Client, "", client.Handlers[*corev1.Namespace]{
 		OnAdd: s.setNamespace, OnUpdate: s.updateNamespace, OnDelete: s.deleteNamespace})
+	if cfg.Modules != nil {
+		s.dyn = newDynamic(s, cfg.Modules, cfg.Host, cfg.StatusInterval)
+	}
 	return s, nil
 }
 
@@ -172,6 +200,9 @@ func Serve(ctx context.Context, conn *bus.Conn, cfg Config) error {
 		return fmt.Errorf("scheduler: %w", err)
 	}
 	cfg.Client = c
+	if cfg.Conn == nil {
+		cfg.Conn = conn
+	}
 	s, err := New(cfg)
 	if err != nil {
 		return err
@@ -203,19 +234,35 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{s.namespaces.Run, s.nodes.Run, s.pods.Run, s.queue.Run, s.writer.Run} {
+	runs := []func(context.Context) error{s.namespaces.Run, s.nodes.Run, s.pods.Run, s.queue.Run, s.writer.Run}
+	synced := []<-chan struct{}{s.namespaces.Synced(), s.nodes.Synced(), s.pods.Synced()}
+	if s.dyn != nil {
+		runs, synced = append(runs, s.dyn.informers()...), append(synced, s.dyn.synced()...)
+	}
+	for _, run := range runs {
 		wg.Go(func() { _ = run(ctx) })
 	}
 	defer wg.Wait()
-	for _, synced := range []<-chan struct{}{s.namespaces.Synced(), s.nodes.Synced(), s.pods.Synced()} {
+	for _, ch := range synced {
 		select {
-		case <-synced:
+		case <-ch:
 		case <-ctx.Done():
 			return nil
 		}
 	}
 	nodes, pods, _ := s.eng.cache.Counts()
 	s.log.Info("scheduler caches synced", "nodes", nodes, "assignedPods", pods, "identity", s.cfg.Identity)
+	if s.dyn != nil {
+		// The uploaded profiles are in place before the first cycle, so
+		// that a SchedulerProfile replacing default-scheduler is never
+		// bypassed.
+		if err := s.dyn.start(ctx); err != nil {
+			cancel()
+			return err
+		}
+		s.dyn.reconcile(ctx)
+		wg.Go(func() { _ = s.dyn.Run(ctx) })
+	}
 	if s.elector == nil {
 		s.lead(ctx)
 		return nil
@@ -229,6 +276,12 @@ func (s *Scheduler) lead(ctx context.Context) {
 	s.log.Info("scheduling")
 	var binds sync.WaitGroup
 	defer binds.Wait()
+	if s.cfg.Conn != nil {
+		binds.Go(func() { s.servePlan(ctx, s.cfg.Conn) })
+	}
+	if s.dyn != nil {
+		signal(s.dyn.kick) // the leader writes the profiles' statuses
+	}
 	for {
 		qp, err := s.queue.Pop(ctx)
 		if err != nil {
@@ -240,12 +293,12 @@ func (s *Scheduler) lead(ctx context.Context) {
 
 // responsible reports whether this scheduler handles pod.
 func (s *Scheduler) responsible(p *corev1.Pod) bool {
-	_, ok := s.profiles[p.Spec.SchedulerName]
+	_, ok := s.profile(p.Spec.SchedulerName)
 	return ok
 }
 
 func (s *Scheduler) preEnqueue(pi *framework.PodInfo) (string, *framework.Status) {
-	fw, ok := s.profiles[pi.Pod.Spec.SchedulerName]
+	fw, ok := s.profile(pi.Pod.Spec.SchedulerName)
 	if !ok {
 		return "", framework.NewStatus(framework.UnschedulableAndUnresolvable, "no profile")
 	}
@@ -253,15 +306,19 @@ func (s *Scheduler) preEnqueue(pi *framework.PodInfo) (string, *framework.Status
 }
 
 func (s *Scheduler) interested(qp *queue.QueuedPod, ev framework.ClusterEvent) bool {
-	fw, ok := s.profiles[qp.Pod().Spec.SchedulerName]
+	fw, ok := s.profile(qp.Pod().Spec.SchedulerName)
 	return ok && fw.Interested(qp.RejectedBy, ev)
 }
 
 // scheduleOne runs the scheduling cycle of one pod and starts its
-// binding cycle.
+// binding cycle. The cycle holds the current generation of profiles from
+// start to end; the binding cycle runs only the profile's built-in points
+// (uploaded plugins serve Filter and Score), so it needs none.
 func (s *Scheduler) scheduleOne(ctx context.Context, qp *queue.QueuedPod, binds *sync.WaitGroup) {
 	pod := qp.Pod()
-	fw, ok := s.profiles[pod.Spec.SchedulerName]
+	g := s.acquire()
+	defer g.release()
+	fw, ok := g.profiles[pod.Spec.SchedulerName]
 	if !ok || pod.DeletionTimestamp != nil || pod.Spec.NodeName != "" {
 		s.queue.Done(qp)
 		return

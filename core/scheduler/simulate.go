@@ -48,6 +48,9 @@ type Placement struct {
 	WaitingOn []string
 	// Scores, with Explain, are the scored nodes, best first.
 	Scores []framework.NodeScore
+	// Rejected, with Explain, are the nodes Filter plugins rejected (for
+	// a pod that found no node, also in Err's Diagnosis).
+	Rejected []framework.NodeRejection
 	// Evaluated and Feasible count the nodes filtered and passed.
 	Evaluated, Feasible int
 }
@@ -68,7 +71,14 @@ func Simulate(ctx context.Context, cfg SimulateConfig, c Cluster, pending []*cor
 	if err != nil {
 		return nil, err
 	}
-	e := newEngine(profiles, cfg.Seed)
+	return simulate(ctx, profiles, cfg.Seed, cfg.Explain, c, pending)
+}
+
+// simulate is Simulate over built profiles. The frameworks may be live
+// ones: simulate runs their scheduling cycles (PreFilter to Permit) but
+// never a binding cycle.
+func simulate(ctx context.Context, profiles map[string]*framework.Framework, seed uint64, explain bool, c Cluster, pending []*corev1.Pod) ([]Placement, error) {
+	e := newEngine(profiles, seed)
 	for _, n := range c.Nodes {
 		e.cache.AddNode(n)
 	}
@@ -101,16 +111,20 @@ func Simulate(ctx context.Context, cfg SimulateConfig, c Cluster, pending []*cor
 			out = append(out, pl)
 			continue
 		}
-		r, err := e.schedulingCycle(ctx, fw, pi, cfg.Explain)
+		r, err := e.schedulingCycle(ctx, fw, pi, explain)
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}
 		if err != nil {
 			pl.Err = err
+			var fe *framework.FitError
+			if errors.As(err, &fe) {
+				pl.Rejected = fe.Diagnosis.Rejected
+			}
 			out = append(out, pl)
 			continue
 		}
-		pl.Node, pl.Scores = r.node, r.result.Scores
+		pl.Node, pl.Scores, pl.Rejected = r.node, r.result.Scores, r.result.Rejected
 		pl.Evaluated, pl.Feasible = r.result.Evaluated, r.result.Feasible
 		if wp := fw.WaitingPods().Get(p.UID); wp != nil {
 			pl.WaitingOn = wp.Pending()

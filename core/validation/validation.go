@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	skiffv1alpha1 "github.com/skiffhq/skiff/sdk/api/skiff/v1alpha1"
 )
 
 // Default fills in, in place, the defaults Kubernetes applies on create for
@@ -159,6 +161,16 @@ func Validate(obj runtime.Object) field.ErrorList {
 			return nilObject(obj)
 		}
 		return validateCronJobCreate(o)
+	case *skiffv1alpha1.Plugin:
+		if o == nil {
+			return nilObject(obj)
+		}
+		return validatePlugin(o)
+	case *skiffv1alpha1.SchedulerProfile:
+		if o == nil {
+			return nilObject(obj)
+		}
+		return validateSchedulerProfile(o)
 	}
 	return nil
 }
@@ -268,6 +280,18 @@ func ValidateUpdate(newObj, oldObj runtime.Object) field.ErrorList {
 			return errs
 		}
 		return validateCronJobUpdate(n, o)
+	case *skiffv1alpha1.Plugin:
+		o, errs := pair(n, oldObj)
+		if errs != nil {
+			return errs
+		}
+		return validatePluginUpdate(n, o)
+	case *skiffv1alpha1.SchedulerProfile:
+		o, errs := pair(n, oldObj)
+		if errs != nil {
+			return errs
+		}
+		return validateSchedulerProfileUpdate(n, o)
 	}
 	return nil
 }
@@ -374,6 +398,18 @@ func ValidateStatusUpdate(newObj, oldObj runtime.Object) field.ErrorList {
 		}
 		return validateJobStatusUpdate(n, o)
 	case *batchv1.CronJob:
+		o, errs := pair(n, oldObj)
+		if errs != nil {
+			return errs
+		}
+		return validateMetaStatusUpdate(&n.ObjectMeta, &o.ObjectMeta)
+	case *skiffv1alpha1.Plugin:
+		o, errs := pair(n, oldObj)
+		if errs != nil {
+			return errs
+		}
+		return validateMetaStatusUpdate(&n.ObjectMeta, &o.ObjectMeta)
+	case *skiffv1alpha1.SchedulerProfile:
 		o, errs := pair(n, oldObj)
 		if errs != nil {
 			return errs

@@ -2,6 +2,7 @@ package validation
 
 import (
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +31,38 @@ func validateWorkloadSelector(sel *metav1.LabelSelector, kind string, fldPath *f
 	return s, errs
 }
 
+// validateSelectorAndTemplate checks what every workload kind has: a
+// required, non-empty selector and a pod template whose labels it matches
+// (validateWorkloadSelector, validateReplicatedTemplate).
+func validateSelectorAndTemplate(sel *metav1.LabelSelector, t *corev1.PodTemplateSpec, kind string, fldPath *field.Path, opts podOpts) field.ErrorList {
+	s, errs := validateWorkloadSelector(sel, strings.ToLower(kind), fldPath.Child("selector"))
+	return append(errs, validateReplicatedTemplate(t, s, kind, fldPath.Child("template"), opts)...)
+}
+
+// validateSelectorUnchanged is the update rule of every workload kind
+// but StatefulSet (whose spec is frozen but for a few fields).
+func validateSelectorUnchanged(n, o *metav1.LabelSelector) field.ErrorList {
+	return apivalidation.ValidateImmutableField(n, o, field.NewPath("spec", "selector"))
+}
+
+// counter is a status field and its value.
+type counter struct {
+	name  string
+	value int32
+}
+
+// notAbove reports, in order, the status counters greater than limit
+// (the value of the field limitName).
+func notAbove(p *field.Path, limit int32, limitName string, counts ...counter) field.ErrorList {
+	var errs field.ErrorList
+	for _, c := range counts {
+		if c.value > limit {
+			errs = append(errs, field.Invalid(p.Child(c.name), c.value, "cannot be greater than "+limitName))
+		}
+	}
+	return errs
+}
+
 // validateReplicatedTemplate checks the pod template of a Deployment,
 // ReplicaSet, DaemonSet or StatefulSet: labels matching the selector, a
 // valid pod spec, restartPolicy Always and no activeDeadlineSeconds.
@@ -55,9 +88,7 @@ func validateDeployment(d *appsv1.Deployment) field.ErrorList {
 
 func validateDeploymentSpec(spec *appsv1.DeploymentSpec, fldPath *field.Path) field.ErrorList {
 	errs := nonNegativePtr(spec.Replicas, fldPath.Child("replicas"))
-	sel, sErrs := validateWorkloadSelector(spec.Selector, "deployment", fldPath.Child("selector"))
-	errs = append(errs, sErrs...)
-	errs = append(errs, validateReplicatedTemplate(&spec.Template, sel, "Deployment", fldPath.Child("template"), podOpts{})...)
+	errs = append(errs, validateSelectorAndTemplate(spec.Selector, &spec.Template, "Deployment", fldPath, podOpts{})...)
 	errs = append(errs, validateDeploymentStrategy(&spec.Strategy, fldPath.Child("strategy"))...)
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), fldPath.Child("minReadySeconds"))...)
 	errs = append(errs, nonNegativePtr(spec.RevisionHistoryLimit, fldPath.Child("revisionHistoryLimit"))...)
@@ -102,7 +133,7 @@ func validateDeploymentStrategy(s *appsv1.DeploymentStrategy, fldPath *field.Pat
 func validateDeploymentUpdate(n, o *appsv1.Deployment) field.ErrorList {
 	errs := validateMetaUpdate(&n.ObjectMeta, &o.ObjectMeta)
 	errs = append(errs, validateDeployment(n)...)
-	return append(errs, apivalidation.ValidateImmutableField(n.Spec.Selector, o.Spec.Selector, field.NewPath("spec", "selector"))...)
+	return append(errs, validateSelectorUnchanged(n.Spec.Selector, o.Spec.Selector)...)
 }
 
 func validateDeploymentStatusUpdate(n, o *appsv1.Deployment) field.ErrorList {
@@ -117,19 +148,8 @@ func validateDeploymentStatusUpdate(n, o *appsv1.Deployment) field.ErrorList {
 	errs = append(errs, nonNegative(int64(st.UnavailableReplicas), p.Child("unavailableReplicas"))...)
 	errs = append(errs, nonNegativePtr(st.TerminatingReplicas, p.Child("terminatingReplicas"))...)
 	errs = append(errs, nonNegativePtr(st.CollisionCount, p.Child("collisionCount"))...)
-	const msg = "cannot be greater than status.replicas"
-	if st.UpdatedReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(p.Child("updatedReplicas"), st.UpdatedReplicas, msg))
-	}
-	if st.ReadyReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(p.Child("readyReplicas"), st.ReadyReplicas, msg))
-	}
-	if st.AvailableReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(p.Child("availableReplicas"), st.AvailableReplicas, msg))
-	}
-	if st.AvailableReplicas > st.ReadyReplicas {
-		errs = append(errs, field.Invalid(p.Child("availableReplicas"), st.AvailableReplicas, "cannot be greater than readyReplicas"))
-	}
+	errs = append(errs, notAbove(p, st.Replicas, "status.replicas", counter{"updatedReplicas", st.UpdatedReplicas}, counter{"readyReplicas", st.ReadyReplicas}, counter{"availableReplicas", st.AvailableReplicas})...)
+	errs = append(errs, notAbove(p, st.ReadyReplicas, "readyReplicas", counter{"availableReplicas", st.AvailableReplicas})...)
 	return append(errs, collisionCountNotDecremented(st.CollisionCount, o.Status.CollisionCount, p.Child("collisionCount"))...)
 }
 
@@ -152,15 +172,13 @@ func validateReplicaSet(rs *appsv1.ReplicaSet) field.ErrorList {
 	spec := &rs.Spec
 	errs = append(errs, nonNegativePtr(spec.Replicas, fldPath.Child("replicas"))...)
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), fldPath.Child("minReadySeconds"))...)
-	sel, sErrs := validateWorkloadSelector(spec.Selector, "replicaset", fldPath.Child("selector"))
-	errs = append(errs, sErrs...)
-	return append(errs, validateReplicatedTemplate(&spec.Template, sel, "ReplicaSet", fldPath.Child("template"), podOpts{})...)
+	return append(errs, validateSelectorAndTemplate(spec.Selector, &spec.Template, "ReplicaSet", fldPath, podOpts{})...)
 }
 
 func validateReplicaSetUpdate(n, o *appsv1.ReplicaSet) field.ErrorList {
 	errs := validateMetaUpdate(&n.ObjectMeta, &o.ObjectMeta)
 	errs = append(errs, validateReplicaSet(n)...)
-	return append(errs, apivalidation.ValidateImmutableField(n.Spec.Selector, o.Spec.Selector, field.NewPath("spec", "selector"))...)
+	return append(errs, validateSelectorUnchanged(n.Spec.Selector, o.Spec.Selector)...)
 }
 
 func validateReplicaSetStatusUpdate(n, o *appsv1.ReplicaSet) field.ErrorList {
@@ -173,29 +191,15 @@ func validateReplicaSetStatusUpdate(n, o *appsv1.ReplicaSet) field.ErrorList {
 	errs = append(errs, nonNegative(int64(st.AvailableReplicas), p.Child("availableReplicas"))...)
 	errs = append(errs, nonNegativePtr(st.TerminatingReplicas, p.Child("terminatingReplicas"))...)
 	errs = append(errs, nonNegative(st.ObservedGeneration, p.Child("observedGeneration"))...)
-	const msg = "cannot be greater than status.replicas"
-	if st.FullyLabeledReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(p.Child("fullyLabeledReplicas"), st.FullyLabeledReplicas, msg))
-	}
-	if st.ReadyReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(p.Child("readyReplicas"), st.ReadyReplicas, msg))
-	}
-	if st.AvailableReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(p.Child("availableReplicas"), st.AvailableReplicas, msg))
-	}
-	if st.AvailableReplicas > st.ReadyReplicas {
-		errs = append(errs, field.Invalid(p.Child("availableReplicas"), st.AvailableReplicas, "cannot be greater than readyReplicas"))
-	}
-	return errs
+	errs = append(errs, notAbove(p, st.Replicas, "status.replicas", counter{"fullyLabeledReplicas", st.FullyLabeledReplicas}, counter{"readyReplicas", st.ReadyReplicas}, counter{"availableReplicas", st.AvailableReplicas})...)
+	return append(errs, notAbove(p, st.ReadyReplicas, "readyReplicas", counter{"availableReplicas", st.AvailableReplicas})...)
 }
 
 func validateDaemonSet(ds *appsv1.DaemonSet) field.ErrorList {
 	errs := validateObjectMeta(&ds.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
 	fldPath := field.NewPath("spec")
 	spec := &ds.Spec
-	sel, sErrs := validateWorkloadSelector(spec.Selector, "daemonset", fldPath.Child("selector"))
-	errs = append(errs, sErrs...)
-	errs = append(errs, validateReplicatedTemplate(&spec.Template, sel, "DaemonSet", fldPath.Child("template"), podOpts{})...)
+	errs = append(errs, validateSelectorAndTemplate(spec.Selector, &spec.Template, "DaemonSet", fldPath, podOpts{})...)
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), fldPath.Child("minReadySeconds"))...)
 	errs = append(errs, nonNegativePtr(spec.RevisionHistoryLimit, fldPath.Child("revisionHistoryLimit"))...)
 	return append(errs, validateDaemonSetUpdateStrategy(&spec.UpdateStrategy, fldPath.Child("updateStrategy"))...)
@@ -235,7 +239,7 @@ func validateDaemonSetUpdateStrategy(s *appsv1.DaemonSetUpdateStrategy, fldPath 
 func validateDaemonSetUpdate(n, o *appsv1.DaemonSet) field.ErrorList {
 	errs := validateMetaUpdate(&n.ObjectMeta, &o.ObjectMeta)
 	errs = append(errs, validateDaemonSet(n)...)
-	return append(errs, apivalidation.ValidateImmutableField(n.Spec.Selector, o.Spec.Selector, field.NewPath("spec", "selector"))...)
+	return append(errs, validateSelectorUnchanged(n.Spec.Selector, o.Spec.Selector)...)
 }
 
 func validateDaemonSetStatusUpdate(n, o *appsv1.DaemonSet) field.ErrorList {
@@ -314,9 +318,6 @@ func validateStatefulSetSpec(spec *appsv1.StatefulSetSpec, fldPath *field.Path) 
 	if spec.ServiceName != "" {
 		errs = append(errs, validateDNS1123Label(spec.ServiceName, fldPath.Child("serviceName"))...)
 	}
-	sel, sErrs := validateWorkloadSelector(spec.Selector, "statefulset", fldPath.Child("selector"))
-	errs = append(errs, sErrs...)
-
 	claimNames := make([]string, 0, len(spec.VolumeClaimTemplates))
 	seen := map[string]bool{}
 	for i := range spec.VolumeClaimTemplates {
@@ -334,7 +335,7 @@ func validateStatefulSetSpec(spec *appsv1.StatefulSetSpec, fldPath *field.Path) 
 		}
 		errs = append(errs, validatePVCSpec(&pvc.Spec, p.Child("spec"))...)
 	}
-	return append(errs, validateReplicatedTemplate(&spec.Template, sel, "StatefulSet", fldPath.Child("template"), podOpts{extraVolumes: claimNames})...)
+	return append(errs, validateSelectorAndTemplate(spec.Selector, &spec.Template, "StatefulSet", fldPath, podOpts{extraVolumes: claimNames})...)
 }
 
 // validateStatefulSetUpdate lets only the fields Kubernetes lists change.
@@ -366,21 +367,7 @@ func validateStatefulSetStatusUpdate(n, o *appsv1.StatefulSet) field.ErrorList {
 	errs = append(errs, nonNegative(int64(st.AvailableReplicas), p.Child("availableReplicas"))...)
 	errs = append(errs, nonNegative(st.ObservedGeneration, p.Child("observedGeneration"))...)
 	errs = append(errs, nonNegativePtr(st.CollisionCount, p.Child("collisionCount"))...)
-	const msg = "cannot be greater than status.replicas"
-	if st.ReadyReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(p.Child("readyReplicas"), st.ReadyReplicas, msg))
-	}
-	if st.CurrentReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(p.Child("currentReplicas"), st.CurrentReplicas, msg))
-	}
-	if st.UpdatedReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(p.Child("updatedReplicas"), st.UpdatedReplicas, msg))
-	}
-	if st.AvailableReplicas > st.Replicas {
-		errs = append(errs, field.Invalid(p.Child("availableReplicas"), st.AvailableReplicas, msg))
-	}
-	if st.AvailableReplicas > st.ReadyReplicas {
-		errs = append(errs, field.Invalid(p.Child("availableReplicas"), st.AvailableReplicas, "cannot be greater than status.readyReplicas"))
-	}
+	errs = append(errs, notAbove(p, st.Replicas, "status.replicas", counter{"readyReplicas", st.ReadyReplicas}, counter{"currentReplicas", st.CurrentReplicas}, counter{"updatedReplicas", st.UpdatedReplicas}, counter{"availableReplicas", st.AvailableReplicas})...)
+	errs = append(errs, notAbove(p, st.ReadyReplicas, "status.readyReplicas", counter{"availableReplicas", st.AvailableReplicas})...)
 	return append(errs, collisionCountNotDecremented(st.CollisionCount, o.Status.CollisionCount, p.Child("collisionCount"))...)
 }

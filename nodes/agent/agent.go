@@ -436,6 +436,17 @@ func (a *Agent) adoptOrphans(ctx context.Context) {
 		a.log.Info("cleaning up orphaned pod", "pod", pod.Namespace+"/"+pod.Name, "uid", uid)
 		a.spawn(ctx, "", pod, true)
 	}
+	// Volumes of pods deleted while the agent was down, whose sandboxes
+	// are already gone.
+	for _, uid := range a.volumeUIDs() {
+		a.mu.Lock()
+		_, known := a.workers[uid]
+		a.mu.Unlock()
+		if !known {
+			a.log.Info("cleaning up the volumes of an orphaned pod", "uid", uid)
+			a.spawn(ctx, "", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: uid}}, true)
+		}
+	}
 }
 
 // put hands a node index value to its pod's worker, starting one if

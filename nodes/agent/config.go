@@ -92,6 +92,11 @@ type Config struct {
 	// LogDir, if set, is where container logs go
 	// (<LogDir>/<namespace>_<pod>_<uid>/<container>/<attempt>.log).
 	LogDir string
+	// VolumeDir, if set, holds the pods' volumes
+	// (<VolumeDir>/<pod uid>/<empty-dir|configmap|secret>/<volume>), each
+	// pod's removed with the pod. With "" the agent still checks that
+	// configMaps and secrets exist, but gives containers no mounts.
+	VolumeDir string
 	// Logger receives the agent's log; nil discards it.
 	Logger *slog.Logger
 }

@@ -63,12 +63,16 @@ func (w *worker) containerConfig(ctx context.Context, pod *corev1.Pod, podIP str
 	if err != nil {
 		return runtime.ContainerConfig{}, err
 	}
+	mounts, err := w.mounts(ctx, pod, c, env)
+	if err != nil {
+		return runtime.ContainerConfig{}, err
+	}
 	labels := podLabels(pod)
 	labels[runtime.LabelContainerName] = c.Name
 	labels[runtime.LabelContainerKind] = s.Kind
 	cfg := runtime.ContainerConfig{
 		Name: c.Name, Attempt: s.Attempt, Image: c.Image,
-		Command: c.Command, Args: c.Args, Env: env, WorkingDir: c.WorkingDir,
+		Command: c.Command, Args: c.Args, Env: env, WorkingDir: c.WorkingDir, Mounts: mounts,
 		Resources: resources(c), TTY: c.TTY, Stdin: c.Stdin, Labels: labels,
 	}
 	if w.a.cfg.LogDir != "" {

@@ -25,6 +25,9 @@ func (w *worker) probe(ctx context.Context, in *lifecycle.Input) time.Time {
 		return time.Time{}
 	}
 	_, podIP := currentSandbox(in)
+	if in.Pod.Spec.HostNetwork {
+		podIP = in.HostIP // a host-network pod answers on the node's address
+	}
 	specs := map[string]*corev1.Container{}
 	for i := range in.Pod.Spec.Containers {
 		specs[in.Pod.Spec.Containers[i].Name] = &in.Pod.Spec.Containers[i]

@@ -35,8 +35,9 @@ type worker struct {
 	gone bool
 
 	// Owned by the worker's goroutine.
-	mem     *lifecycle.Memory
-	deleted bool // the pod's deletion was requested
+	mem       *lifecycle.Memory
+	deleted   bool      // the pod's deletion was requested
+	volumesAt time.Time // configMap and secret volumes last brought up to date
 }
 
 func newWorker(a *Agent, pod *corev1.Pod) *worker {
@@ -142,11 +143,19 @@ func (w *worker) sync(ctx context.Context) (next time.Time, done bool) {
 		}
 	}
 	if plan.Done {
+		if err := a.removeVolumes(w.uid); err != nil {
+			log.Warn("remove pod volumes", "err", err)
+			return retryAt, false
+		}
 		return time.Time{}, true
 	}
 	next = earliest(plan.WakeAt, time.Now().Add(a.cfg.ResyncInterval))
 	if gone || ctx.Err() != nil {
 		return next, false
+	}
+	if time.Since(w.volumesAt) >= a.cfg.ResyncInterval {
+		w.volumesAt = time.Now()
+		w.refreshVolumes(ctx, pod)
 	}
 	if err := w.report(ctx, in); err != nil {
 		if ctx.Err() == nil {

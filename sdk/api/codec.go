@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+
+	skiffv1alpha1 "github.com/skiffhq/skiff/sdk/api/skiff/v1alpha1"
 )
 
 // Content types of encoded objects.
@@ -40,6 +42,7 @@ var (
 func init() {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme,
+		skiffv1alpha1.AddToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			panic("bug: scheme: " + err.Error())
@@ -74,9 +77,20 @@ func SetKind(obj runtime.Object) error {
 	return nil
 }
 
+// protoMarshaler is implemented by the kinds that have a protobuf
+// encoding (those of k8s.io/api).
+type protoMarshaler interface {
+	Marshal() ([]byte, error)
+}
+
 // Encode encodes obj as protobuf (the storage and wire encoding of
-// built-in kinds), setting its apiVersion and kind.
+// built-in kinds), setting its apiVersion and kind. Kinds without a
+// protobuf encoding (Skiff's own group, skiff.dev) are encoded as JSON;
+// Decode tells the two apart.
 func Encode(obj runtime.Object) ([]byte, error) {
+	if _, ok := obj.(protoMarshaler); !ok {
+		return EncodeJSON(obj)
+	}
 	if err := SetKind(obj); err != nil {
 		return nil, err
 	}

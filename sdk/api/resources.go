@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	skiffv1alpha1 "github.com/skiffhq/skiff/sdk/api/skiff/v1alpha1"
 )
 
 // Resource describes one served resource.
@@ -81,10 +83,16 @@ var resources = []*Resource{
 		func() runtime.Object { return &appsv1.DaemonSet{} }, func() runtime.Object { return &appsv1.DaemonSetList{} }),
 	res("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, true, []string{"sts"},
 		func() runtime.Object { return &appsv1.StatefulSet{} }, func() runtime.Object { return &appsv1.StatefulSetList{} }),
+	res("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, false, nil,
+		func() runtime.Object { return &appsv1.ControllerRevision{} }, func() runtime.Object { return &appsv1.ControllerRevisionList{} }),
 	res("batch", "v1", "jobs", "job", "Job", true, true, nil,
 		func() runtime.Object { return &batchv1.Job{} }, func() runtime.Object { return &batchv1.JobList{} }),
 	res("batch", "v1", "cronjobs", "cronjob", "CronJob", true, true, []string{"cj"},
 		func() runtime.Object { return &batchv1.CronJob{} }, func() runtime.Object { return &batchv1.CronJobList{} }),
+	res(skiffv1alpha1.GroupName, "v1alpha1", "plugins", "plugin", "Plugin", false, true, nil,
+		func() runtime.Object { return &skiffv1alpha1.Plugin{} }, func() runtime.Object { return &skiffv1alpha1.PluginList{} }),
+	res(skiffv1alpha1.GroupName, "v1alpha1", "schedulerprofiles", "schedulerprofile", "SchedulerProfile", false, true, []string{"sp"},
+		func() runtime.Object { return &skiffv1alpha1.SchedulerProfile{} }, func() runtime.Object { return &skiffv1alpha1.SchedulerProfileList{} }),
 }
 
 // The indexes are built by a variable initialiser, not init(), so that the
@@ -122,20 +130,23 @@ func LookupKind(gvk schema.GroupVersionKind) (r *Resource, ok bool) {
 
 // Namespaces, Pods, Nodes... are shortcuts for the most used resources.
 var (
-	Namespaces, _      = Lookup("", "namespaces")
-	Nodes, _           = Lookup("", "nodes")
-	Pods, _            = Lookup("", "pods")
-	ConfigMaps, _      = Lookup("", "configmaps")
-	Secrets, _         = Lookup("", "secrets")
-	Services, _        = Lookup("", "services")
-	EndpointsRes, _    = Lookup("", "endpoints")
-	Events, _          = Lookup("", "events")
-	ServiceAccounts, _ = Lookup("", "serviceaccounts")
-	Leases, _          = Lookup("coordination.k8s.io", "leases")
-	Deployments, _     = Lookup("apps", "deployments")
-	ReplicaSets, _     = Lookup("apps", "replicasets")
-	DaemonSets, _      = Lookup("apps", "daemonsets")
-	StatefulSets, _    = Lookup("apps", "statefulsets")
-	Jobs, _            = Lookup("batch", "jobs")
-	CronJobs, _        = Lookup("batch", "cronjobs")
+	Namespaces, _        = Lookup("", "namespaces")
+	Nodes, _             = Lookup("", "nodes")
+	Pods, _              = Lookup("", "pods")
+	ConfigMaps, _        = Lookup("", "configmaps")
+	Secrets, _           = Lookup("", "secrets")
+	Services, _          = Lookup("", "services")
+	EndpointsRes, _      = Lookup("", "endpoints")
+	Events, _            = Lookup("", "events")
+	ServiceAccounts, _   = Lookup("", "serviceaccounts")
+	Leases, _            = Lookup("coordination.k8s.io", "leases")
+	Deployments, _       = Lookup("apps", "deployments")
+	ReplicaSets, _       = Lookup("apps", "replicasets")
+	DaemonSets, _        = Lookup("apps", "daemonsets")
+	StatefulSets, _      = Lookup("apps", "statefulsets")
+	Jobs, _              = Lookup("batch", "jobs")
+	ControllerRevs, _    = Lookup("apps", "controllerrevisions")
+	CronJobs, _          = Lookup("batch", "cronjobs")
+	Plugins, _           = Lookup(skiffv1alpha1.GroupName, "plugins")
+	SchedulerProfiles, _ = Lookup(skiffv1alpha1.GroupName, "schedulerprofiles")
 )

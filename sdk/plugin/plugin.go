@@ -54,42 +54,75 @@ const (
 // Pod is the pod being scheduled.
 type Pod struct{ v abi.PodView }
 
-// Name is the pod's name.
-func (p Pod) Name() string { return p.v.Name() }
+// PodFields name the parts of a pod a plugin reads.
+type PodFields = abi.PodFields
 
-// Namespace is the pod's namespace.
-func (p Pod) Namespace() string { return p.v.Namespace() }
+// Parts of a pod.
+const (
+	// PodIdentity: Name, Namespace and UID.
+	PodIdentity     = abi.PodIdentity
+	PodLabels       = abi.PodLabels
+	PodAnnotations  = abi.PodAnnotations
+	PodNodeSelector = abi.PodNodeSelector
+	PodTolerations  = abi.PodTolerations
+	// PodRequests: Requests and NonZeroRequests.
+	PodRequests  = abi.PodRequests
+	PodPriority  = abi.PodPriority
+	AllPodFields = abi.AllPodFields
+)
 
-// UID is the pod's UID.
-func (p Pod) UID() string { return p.v.UID() }
+func (p Pod) need(f abi.PodFields, what string) {
+	if reg.podFields&f == 0 {
+		panic("plugin: the pod's " + what + " were not asked for: name them in plugin.ReadsPod")
+	}
+}
 
-// Priority is the pod's spec.priority (0 when unset).
-func (p Pod) Priority() int32 { return p.v.Priority() }
+// Name is the pod's name (needs PodIdentity).
+func (p Pod) Name() string { p.need(abi.PodIdentity, "identity"); return p.v.Name() }
 
-// Labels are the pod's labels.
-func (p Pod) Labels() Map { return p.v.Labels() }
+// Namespace is the pod's namespace (needs PodIdentity).
+func (p Pod) Namespace() string { p.need(abi.PodIdentity, "identity"); return p.v.Namespace() }
 
-// Annotations are the pod's annotations.
-func (p Pod) Annotations() Map { return p.v.Annotations() }
+// UID is the pod's UID (needs PodIdentity).
+func (p Pod) UID() string { p.need(abi.PodIdentity, "identity"); return p.v.UID() }
 
-// NodeSelector is the pod's spec.nodeSelector.
-func (p Pod) NodeSelector() Map { return p.v.NodeSelector() }
+// Priority is the pod's spec.priority, 0 when unset (needs PodPriority).
+func (p Pod) Priority() int32 { p.need(abi.PodPriority, "priority"); return p.v.Priority() }
 
-// NumTolerations and TolerationAt list the pod's tolerations.
-func (p Pod) NumTolerations() int { return p.v.NumTolerations() }
+// Labels are the pod's labels (needs PodLabels).
+func (p Pod) Labels() Map { p.need(abi.PodLabels, "labels"); return p.v.Labels() }
+
+// Annotations are the pod's annotations (needs PodAnnotations).
+func (p Pod) Annotations() Map { p.need(abi.PodAnnotations, "annotations"); return p.v.Annotations() }
+
+// NodeSelector is the pod's spec.nodeSelector (needs PodNodeSelector).
+func (p Pod) NodeSelector() Map {
+	p.need(abi.PodNodeSelector, "node selector")
+	return p.v.NodeSelector()
+}
+
+// NumTolerations and TolerationAt list the pod's tolerations (needs
+// PodTolerations).
+func (p Pod) NumTolerations() int {
+	p.need(abi.PodTolerations, "tolerations")
+	return p.v.NumTolerations()
+}
 
 // TolerationAt returns the i-th toleration.
 func (p Pod) TolerationAt(i int) Toleration { return p.v.TolerationAt(i) }
 
 // Requests are the pod's effective requests, as Kubernetes computes them
 // (containers, init containers and sidecars, overhead, pod-level
-// resources).
-func (p Pod) Requests() Resources { return p.v.Requests() }
+// resources); needs PodRequests.
+func (p Pod) Requests() Resources { p.need(abi.PodRequests, "requests"); return p.v.Requests() }
 
 // NonZeroRequests are the pod's cpu (millicores) and memory requests,
 // counting containers that request none as 100m and 200Mi, as
-// Kubernetes' scoring does.
-func (p Pod) NonZeroRequests() (milliCPU, memory int64) { return p.v.NonZeroRequests() }
+// Kubernetes' scoring does (needs PodRequests).
+func (p Pod) NonZeroRequests() (milliCPU, memory int64) {
+	p.need(abi.PodRequests, "requests")
+	return p.v.NonZeroRequests()
+}
 
 // Node is a candidate node and what runs on it.
 type Node struct{ v abi.NodeView }
@@ -194,9 +227,11 @@ type registry struct {
 	score      ScoreFunc
 	configure  ConfigureFunc
 	nodeFields abi.Fields
+	podFields  abi.PodFields
+	flags      abi.InfoFlags
 }
 
-var reg = registry{nodeFields: abi.AllFields}
+var reg = registry{nodeFields: abi.AllFields, podFields: abi.AllPodFields}
 
 // RegisterFilter makes fn the plugin's Filter. Call it once, from init.
 func RegisterFilter(fn FilterFunc) {
@@ -228,6 +263,25 @@ func RegisterConfigure(fn ConfigureFunc) {
 // Without it every part comes. Reading a part not declared panics.
 func ReadsNode(fields NodeFields) {
 	reg.nodeFields = fields & abi.AllFields
+}
+
+// ReadsPod declares the parts of the pod the plugin reads, so that the
+// host sends only those (and, for a Pure plugin, treats pods equal in
+// those parts as equal). Without it every part comes. Reading a part not
+// declared panics.
+func ReadsPod(fields PodFields) {
+	reg.podFields = fields & abi.AllPodFields
+}
+
+// Pure promises that the plugin's verdict or score for a node depends on
+// its settings, the pod parts it reads (ReadsPod) and that node alone:
+// not on the other candidates, nor on anything kept from earlier calls.
+// The host then caches answers: a pod whose declared parts equal an
+// earlier pod's is answered from the cache for every node that has not
+// changed since, and the plugin is called with the changed nodes only.
+// A plugin that breaks the promise gets stale answers.
+func Pure() {
+	reg.flags |= abi.InfoPure
 }
 
 // DecodeSettings decodes JSON settings into v strictly (unknown fields
@@ -285,7 +339,8 @@ func (g *guest) info() []byte {
 	if reg.score != nil {
 		ps = ps.With(abi.PointScore)
 	}
-	g.resp = abi.AppendInfo(g.resp[:0], abi.Info{Version: abi.Version, Points: ps, NodeFields: reg.nodeFields})
+	g.resp = abi.AppendInfo(g.resp[:0], abi.Info{Version: abi.Version, Points: ps, NodeFields: reg.nodeFields,
+		PodFields: reg.podFields, Flags: reg.flags})
 	return g.resp
 }
 

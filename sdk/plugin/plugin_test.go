@@ -30,7 +30,7 @@ func makeRequest(point abi.Point, slots []uint32, nodes ...*abi.Node) []byte {
 }
 
 func TestFilterCall(t *testing.T) {
-	withRegistry(t, registry{nodeFields: abi.FieldLabels, filter: func(pod Pod, nodes []Node, verdicts []Verdict) error {
+	withRegistry(t, registry{nodeFields: abi.FieldLabels, podFields: abi.PodAnnotations, filter: func(pod Pod, nodes []Node, verdicts []Verdict) error {
 		team, _ := pod.Annotations().Get("team")
 		for i, n := range nodes {
 			switch v, _ := n.Labels().Get("team"); v {
@@ -83,7 +83,7 @@ func TestFilterCall(t *testing.T) {
 }
 
 func TestScoreCall(t *testing.T) {
-	withRegistry(t, registry{nodeFields: abi.AllFields, score: func(pod Pod, nodes []Node, scores []int64) error {
+	withRegistry(t, registry{nodeFields: abi.AllFields, podFields: abi.AllPodFields, score: func(pod Pod, nodes []Node, scores []int64) error {
 		for i, n := range nodes {
 			scores[i] = n.Allocatable().MilliCPU() / 100
 			if n.Name() == "boom" {
@@ -148,4 +148,22 @@ func TestUndeclaredFieldPanics(t *testing.T) {
 		}
 	}()
 	n.Allocatable()
+}
+
+func TestUndeclaredPodFieldPanics(t *testing.T) {
+	withRegistry(t, registry{nodeFields: abi.AllFields, podFields: abi.PodAnnotations, flags: abi.InfoPure})
+	in, err := abi.DecodeInfo(g.info())
+	if err != nil || in.PodFields != abi.PodAnnotations || in.Flags != abi.InfoPure {
+		t.Fatalf("info %+v, %v", in, err)
+	}
+	p := NewPod(&abi.Pod{Name: "p", Annotations: map[string]string{"team": "blue"}})
+	if v, _ := p.Annotations().Get("team"); v != "blue" {
+		t.Error("declared annotations missing")
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "plugin.ReadsPod") {
+			t.Errorf("recover() = %v", r)
+		}
+	}()
+	p.Name()
 }

@@ -56,6 +56,7 @@ func (g *Collector) watchAll(set *cache.Set) {
 	watch[*appsv1.ReplicaSet](g, set)
 	watch[*appsv1.DaemonSet](g, set)
 	watch[*appsv1.StatefulSet](g, set)
+	watch[*appsv1.ControllerRevision](g, set)
 	watch[*batchv1.Job](g, set)
 	watch[*batchv1.CronJob](g, set)
 }

@@ -21,6 +21,9 @@ type Diagnosis struct {
 	PreFilterMsg string
 	// PostFilterMsg is what PostFilter (preemption) had to say.
 	PostFilterMsg string
+	// Rejected, when the cycle recorded scores (ScheduleOptions), names
+	// the Filter plugin that rejected each node.
+	Rejected []NodeRejection
 }
 
 // FitError is returned when no node can take a pod.

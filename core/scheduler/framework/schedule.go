@@ -52,6 +52,15 @@ type ScheduleResult struct {
 	Evaluated, Feasible int
 	// Scores, with RecordScores, has every scored node, best first.
 	Scores []NodeScore
+	// Rejected, with RecordScores, has every node a Filter plugin
+	// rejected.
+	Rejected []NodeRejection
+}
+
+// NodeRejection is one node's rejection by a Filter plugin.
+type NodeRejection struct {
+	Node, Plugin string
+	Status       *Status
 }
 
 // NodeScore is one node's score for a pod.
@@ -119,6 +128,11 @@ func (f *Framework) SchedulePod(ctx context.Context, state *CycleState, pod *Pod
 		return ScheduleResult{}, err
 	}
 	res.Evaluated, res.Feasible = evaluated, len(feasible)
+	if opts.RecordScores {
+		for _, r := range sc.rejected {
+			res.Rejected = append(res.Rejected, NodeRejection{Node: r.node, Plugin: r.plugin, Status: r.status})
+		}
+	}
 	if len(feasible) == 0 {
 		fe := &FitError{Pod: pod.Pod, NumAllNodes: len(all), Diagnosis: Diagnosis{
 			NodeToStatus:         make(map[string]*Status, len(all)),
@@ -138,6 +152,7 @@ func (f *Framework) SchedulePod(ctx context.Context, state *CycleState, pod *Pod
 			fe.Diagnosis.NodeToStatus[r.node] = r.status
 			fe.Diagnosis.UnschedulablePlugins[r.plugin] = struct{}{}
 		}
+		fe.Diagnosis.Rejected = res.Rejected
 		if err := f.runPostFilter(ctx, state, pod, fe); err != nil {
 			return ScheduleResult{}, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -253,5 +254,35 @@ func BenchmarkSchedule(b *testing.B) {
 				b.ReportMetric(float64(b.N*perRun)/b.Elapsed().Seconds(), "pods/s")
 			})
 		}
+	}
+}
+
+// BenchmarkScheduleAB is BenchmarkSchedule with the two policies
+// interleaved, run after run, so that a shared machine's changing load
+// falls on both alike; it reports each one's pods per second and the
+// WASM policy's throughput as a percentage of the built-in one's.
+func BenchmarkScheduleAB(b *testing.B) {
+	profiles, reg := policy(b)
+	for _, n := range []int{500, 5000} {
+		cluster := clusterOf(n)
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
+			const perRun = 1000
+			var took [2]time.Duration
+			pods := [2][]*corev1.Pod{policyPods("builtin", perRun), policyPods("wasm", perRun)}
+			cfg := scheduler.SimulateConfig{Profiles: profiles, Registry: reg, Seed: 7}
+			b.ReportAllocs()
+			for b.Loop() {
+				for i := range pods {
+					start := time.Now()
+					if _, err := scheduler.Simulate(context.Background(), cfg, cluster, pods[i]); err != nil {
+						b.Fatal(err)
+					}
+					took[i] += time.Since(start)
+				}
+			}
+			b.ReportMetric(float64(b.N*perRun)/took[0].Seconds(), "builtin-pods/s")
+			b.ReportMetric(float64(b.N*perRun)/took[1].Seconds(), "wasm-pods/s")
+			b.ReportMetric(100*took[0].Seconds()/took[1].Seconds(), "wasm-%")
+		})
 	}
 }

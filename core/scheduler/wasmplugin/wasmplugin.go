@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/skiffhq/skiff/core/scheduler/framework"
 	"github.com/skiffhq/skiff/plugins"
 	"github.com/skiffhq/skiff/sdk/plugin/abi"
@@ -38,8 +36,11 @@ func Register(r framework.Registry, ps ...*plugins.Plugin) {
 }
 
 // Factory returns the framework factory of p. The plugin it builds
-// implements Filter, Score or both, as p's active version does.
+// implements Filter, Score or both, as p's active version does. The
+// plugins one factory builds share their caches (of node records and
+// answers).
 func Factory(p *plugins.Plugin) framework.Factory {
+	shared := newCaches()
 	return func(args any, _ framework.Handle) (framework.Plugin, error) {
 		a, err := framework.DecodeArgs(args, Args{})
 		if err != nil {
@@ -56,7 +57,7 @@ func Factory(p *plugins.Plugin) framework.Factory {
 		if info.Version == "" {
 			return nil, fmt.Errorf("wasm plugin %s: %w", p.Name(), plugins.ErrClosed)
 		}
-		pl := New(p, a.FailurePolicy)
+		pl := newPlugin(p, a.FailurePolicy, shared)
 		switch {
 		case info.Filter && info.Score:
 			return &filterScorePlugin{pl}, nil
@@ -78,19 +79,29 @@ type Plugin struct {
 	policy FailurePolicy
 	events []framework.ClusterEvent
 
-	mu       sync.Mutex
-	nodes    map[*framework.NodeInfo]*nodeEntry
-	free     []uint32 // slots of evicted nodes
-	slots    uint32   // slots handed out
-	calls    uint64   // batches encoded, for eviction
-	statuses map[statusKey]*framework.Status
-
+	*caches
 	scratch sync.Pool // *batch
 }
 
+// caches are what an adapter keeps between calls: node records and their
+// slots, answers of a pure plugin, statuses. The Plugins one Factory
+// builds (one per profile build, as profiles are rebuilt on a swap or
+// for a simulation) share them, so that a rebuilt profile starts warm.
+type caches struct {
+	mu       sync.Mutex
+	nodes    nodeTable
+	calls    uint64 // batches encoded, for eviction
+	statuses map[statusKey]*framework.Status
+	answers  answerCache
+}
+
+func newCaches() *caches { return &caches{statuses: map[statusKey]*framework.Status{}} }
+
 // New adapts p with the failure policy; Factory is what profiles use.
-func New(p *plugins.Plugin, policy FailurePolicy) *Plugin {
-	pl := &Plugin{p: p, policy: policy, nodes: map[*framework.NodeInfo]*nodeEntry{}, statuses: map[statusKey]*framework.Status{}}
+func New(p *plugins.Plugin, policy FailurePolicy) *Plugin { return newPlugin(p, policy, newCaches()) }
+
+func newPlugin(p *plugins.Plugin, policy FailurePolicy, c *caches) *Plugin {
+	pl := &Plugin{p: p, policy: policy, caches: c}
 	pl.scratch.New = func() any { return &batch{pl: pl} }
 	pl.events = eventsFor(p.Info().NodeFields)
 	return pl
@@ -156,13 +167,29 @@ func eventsFor(f abi.Fields) []framework.ClusterEvent {
 func (pl *Plugin) Stats() plugins.Stats { return pl.p.Stats() }
 
 func (pl *Plugin) filter(ctx context.Context, s *framework.CycleState, pod *framework.PodInfo, nodes []*framework.NodeInfo, statuses []*framework.Status) *framework.Status {
+	info := pl.p.Info()
+	if info.Pure {
+		return pl.filterCached(ctx, info, s, pod, nodes, statuses)
+	}
 	b := pl.batch(s, pod, nodes)
 	defer pl.scratch.Put(b)
-	err := pl.p.Filter(ctx, b, &b.result)
-	if err != nil {
+	if err := pl.p.Filter(ctx, b, &b.result); err != nil {
 		return pl.failed(err)
 	}
+	for i, st := range b.verdictStatuses() {
+		if st != nil {
+			statuses[i] = st
+		}
+	}
+	return nil
+}
+
+// verdictStatuses turns the verdicts of b.result into statuses (nil for
+// a pass), into b.out.
+func (b *batch) verdictStatuses() []*framework.Status {
 	res := &b.result
+	b.out = resize(b.out, len(res.Verdicts))
+	clear(b.out)
 	// One status per reason and code of this answer (usually one or two).
 	b.statuses = b.statuses[:0]
 	for i, v := range res.Verdicts {
@@ -177,12 +204,12 @@ func (pl *Plugin) filter(ctx context.Context, s *framework.CycleState, pod *fram
 			}
 		}
 		if st == nil {
-			st = pl.status(v, res.Reasons[v.Reason()])
+			st = b.pl.status(v, res.Reasons[v.Reason()])
 			b.statuses = append(b.statuses, verdictStatus{v, st})
 		}
-		statuses[i] = st
+		b.out[i] = st
 	}
-	return nil
+	return b.out
 }
 
 type verdictStatus struct {
@@ -191,6 +218,10 @@ type verdictStatus struct {
 }
 
 func (pl *Plugin) score(ctx context.Context, s *framework.CycleState, pod *framework.PodInfo, nodes []*framework.NodeInfo, scores []int64) *framework.Status {
+	info := pl.p.Info()
+	if info.Pure {
+		return pl.scoreCached(ctx, info, s, pod, nodes, scores)
+	}
 	b := pl.batch(s, pod, nodes)
 	defer pl.scratch.Put(b)
 	if err := pl.p.Score(ctx, b, scores); err != nil {
@@ -234,123 +265,90 @@ func (pl *Plugin) status(v abi.Verdict, reason string) *framework.Status {
 
 // batch is one call's input (a plugins.Batch) and its scratch space.
 type batch struct {
-	pl       *Plugin
-	pod      []byte
-	nodes    []*framework.NodeInfo
-	recs     []plugins.NodeRecord
-	result   plugins.FilterResult
-	statuses []verdictStatus
+	pl        *Plugin
+	state     *framework.CycleState
+	pi        *framework.PodInfo
+	pod       []byte
+	podFields abi.PodFields
+	nodes     []*framework.NodeInfo
+	recs      []plugins.NodeRecord
+	result    plugins.FilterResult
+	statuses  []verdictStatus
+	out       []*framework.Status
+
+	// For cached calls: the index of each of nodes in the caller's list,
+	// and the scores of nodes.
+	idx    []int
+	scores []int64
+	missed []*framework.NodeInfo
 }
 
 func (pl *Plugin) batch(s *framework.CycleState, pod *framework.PodInfo, nodes []*framework.NodeInfo) *batch {
 	b := pl.scratch.Get().(*batch)
-	b.pod, b.nodes = podRecord(s, pod), nodes
+	b.state, b.pi, b.pod, b.nodes = s, pod, nil, nodes
 	return b
 }
 
-// Encode implements plugins.Batch: the cached record of every node,
-// encoded anew for the nodes that changed.
+// Encode implements plugins.Batch: the pod's full record and the cached
+// record of every node, encoded anew for the nodes that changed.
 func (b *batch) Encode(fields abi.Fields) ([]byte, []plugins.NodeRecord) {
+	return b.EncodeFields(fields, abi.AllPodFields)
+}
+
+// EncodeFields implements plugins.PodFieldsBatch: Encode, with only the
+// pod sections in podFields.
+func (b *batch) EncodeFields(fields abi.Fields, podFields abi.PodFields) ([]byte, []plugins.NodeRecord) {
+	if b.pod == nil || b.podFields != podFields {
+		b.pod, b.podFields = podRecord(b.state, b.pi, podFields), podFields
+	}
 	pl := b.pl
 	b.recs = b.recs[:0]
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	pl.calls++
 	for _, ni := range b.nodes {
-		b.recs = append(b.recs, pl.nodeRecord(ni, fields))
+		b.recs = append(b.recs, pl.nodeRecord(ni, fields).rec)
 	}
 	if pl.calls%evictEvery == 0 {
-		pl.evict()
+		pl.nodes.evict(pl.calls)
 	}
 	return b.pod, b.recs
 }
 
-// Node records are evicted when unused for evictAfter batches (a deleted
-// node's, or a node no cycle looked at for that long).
-const (
-	evictEvery = 1 << 12
-	evictAfter = 1 << 16
-)
-
-// nodeEntry is a node's cached record and its slot in the guests' node
-// tables. Entries are keyed by NodeInfo: a snapshot keeps one NodeInfo
-// per node and updates it in place, so the key is stable while the node
-// is, and a pointer hashes faster than a name. A NodeInfo that now holds
-// another node (or generation) is re-encoded in its slot.
-type nodeEntry struct {
-	node   *corev1.Node
-	gen    int64
-	fields abi.Fields
-	used   uint64
-	rec    plugins.NodeRecord
-}
-
-// nodeRecord returns ni's record with fields, from the cache when ni is
-// the generation (and node object) it was encoded from. NodeInfos of
-// generation 0 (made outside the scheduler's cache) are never cached.
-func (pl *Plugin) nodeRecord(ni *framework.NodeInfo, fields abi.Fields) plugins.NodeRecord {
-	e := pl.nodes[ni]
-	if e != nil && e.gen == ni.Generation && e.node == ni.Node() && e.fields == fields && ni.Generation != 0 {
-		e.used = pl.calls
-		return e.rec
+// podKeys keep a cycle's pod records in its CycleState, one per set of
+// pod sections, for every WASM plugin of the profile.
+var podKeys = func() (keys [abi.AllPodFields + 1]framework.StateKey) {
+	for f := range keys {
+		keys[f] = framework.StateKey(fmt.Sprintf("skiff.dev/wasm-pod/%d", f))
 	}
-	if e == nil {
-		e = &nodeEntry{}
-		e.rec.Slot = pl.slot()
-		pl.nodes[ni] = e
-	}
-	var n abi.Node
-	nodeOf(ni, &n)
-	// A new slice each time: the old one may still be read by a call in
-	// flight on another goroutine.
-	e.rec.Record = abi.AppendNode(make([]byte, 0, len(e.rec.Record)), &n, fields)
-	e.rec.Rev = plugins.NewRev()
-	e.node, e.gen, e.fields, e.used = ni.Node(), ni.Generation, fields, pl.calls
-	return e.rec
-}
-
-// slot hands out the lowest free slot.
-func (pl *Plugin) slot() uint32 {
-	if n := len(pl.free); n > 0 {
-		s := pl.free[n-1]
-		pl.free = pl.free[:n-1]
-		return s
-	}
-	if pl.slots > abi.MaxSlot {
-		panic("bug: wasmplugin: more than abi.MaxSlot nodes cached")
-	}
-	pl.slots++
-	return pl.slots - 1
-}
-
-func (pl *Plugin) evict() {
-	for ni, e := range pl.nodes {
-		if pl.calls-e.used > evictAfter {
-			delete(pl.nodes, ni)
-			pl.free = append(pl.free, e.rec.Slot)
-		}
-	}
-}
-
-// podKey keeps a cycle's pod record in its CycleState, for every WASM
-// plugin of the profile.
-const podKey framework.StateKey = "skiff.dev/wasm-pod"
+	return keys
+}()
 
 type podState []byte
 
 func (p podState) Clone() framework.StateData { return p }
 
-func podRecord(s *framework.CycleState, pi *framework.PodInfo) []byte {
+// podRecord returns pi's record with the sections in fields.
+func podRecord(s *framework.CycleState, pi *framework.PodInfo, fields abi.PodFields) []byte {
+	fields &= abi.AllPodFields
+	key := podKeys[fields]
 	if s != nil {
-		if p, err := framework.ReadAs[podState](s, podKey); err == nil {
+		if p, err := framework.ReadAs[podState](s, key); err == nil {
 			return p
 		}
 	}
 	var p abi.Pod
 	podOf(pi, &p)
-	rec := abi.AppendPod(nil, &p)
+	rec := abi.AppendPodFields(nil, &p, fields)
 	if s != nil {
-		s.Write(podKey, podState(rec))
+		s.Write(key, podState(rec))
 	}
 	return rec
+}
+
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }

@@ -44,6 +44,10 @@ var resources = []spec{{Name: "cpu", Weight: 1, kind: cpu}, {Name: "memory", Wei
 
 func init() {
 	plugin.ReadsNode(plugin.ResourceFields)
+	// Only the requests matter, and a node's score depends on that node
+	// alone: the host may cache scores across pods of equal requests.
+	plugin.ReadsPod(plugin.PodRequests)
+	plugin.Pure()
 	plugin.RegisterConfigure(configure)
 	plugin.RegisterScore(score)
 }

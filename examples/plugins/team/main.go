@@ -18,6 +18,10 @@ const reason = "node(s) didn't match the pod's team"
 
 func init() {
 	plugin.ReadsNode(plugin.Labels)
+	// Only the annotations matter, and a node's verdict depends on that
+	// node alone: the host may cache verdicts across pods of one team.
+	plugin.ReadsPod(plugin.PodAnnotations)
+	plugin.Pure()
 	plugin.RegisterConfigure(func(raw []byte) error {
 		s := cfg
 		if err := plugin.DecodeSettings(raw, &s); err != nil {

@@ -36,8 +36,9 @@ type Config struct {
 	// private daemon under StateDir.
 	Address string
 	// StateDir holds the private daemon (containerd/), the pods' network
-	// namespaces (netns/) and nothing else. It must outlive the agent for
-	// re-adoption. "" is <os.TempDir()>/skiff-containerd.
+	// namespaces (netns/), the host-local IPAM leases (cni/ipam/) and
+	// nothing else. It must outlive the agent for re-adoption. "" is
+	// <os.TempDir()>/skiff-containerd.
 	StateDir string
 	// Binary is the containerd executable ("" looks "containerd" up on PATH).
 	Binary string
@@ -46,6 +47,19 @@ type Config struct {
 	Namespace string
 	// Snapshotter ("" is "overlayfs").
 	Snapshotter string
+	// CNIPluginDirs are searched for CNI plugin binaries (default
+	// DefaultCNIPluginDirs).
+	CNIPluginDirs []string
+	// CNIConfList, if set, is the CNI network configuration list pods are
+	// attached to (its first interface is the pod's eth0), replacing the
+	// generated one; PodCIDR and Bridge are then ignored.
+	CNIConfList []byte
+	// PodCIDR is this node's pod range, given out by host-local on the
+	// bridge (default DefaultPodCIDR). It must not overlap 10.96.0.0/12,
+	// the service range.
+	PodCIDR string
+	// Bridge is the name of the node's pod bridge (default DefaultBridge).
+	Bridge string
 	// StartTimeout bounds the private daemon's start (default 20 s).
 	StartTimeout time.Duration
 	// Logger receives the log; nil discards it.
@@ -57,6 +71,8 @@ type Runtime struct {
 	cfg    Config
 	client *client.Client
 	daemon *os.Process // the private daemon New started, or nil
+	net    *network
+	unlock func() // releases the bridge lock; nil with CNIConfList
 	log    *slog.Logger
 
 	finalizeMu sync.Mutex
@@ -64,9 +80,18 @@ type Runtime struct {
 	closeErr   error
 }
 
-// CanRun reports whether a private daemon can run on this machine, and if
-// not, why (an error wrapping ErrUnavailable).
+// CanRun reports whether a private daemon can run on this machine with
+// pod networking from the CNI plugins in DefaultCNIPluginDirs, and if not,
+// why (an error wrapping ErrUnavailable).
 func CanRun(binary string) error {
+	if err := canRunDaemon(binary); err != nil {
+		return err
+	}
+	return findPlugins(DefaultCNIPluginDirs, neededPlugins)
+}
+
+// canRunDaemon is CanRun without the CNI plugins.
+func canRunDaemon(binary string) error {
 	if binary == "" {
 		binary = "containerd"
 	}
@@ -114,9 +139,23 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("containerd: state dir: %w", err)
 	}
 	r := &Runtime{cfg: cfg, log: cfg.Logger}
+	if r.net, err = newNetwork(&r.cfg); err != nil {
+		return nil, err
+	}
+	cfg = r.cfg
+	if cfg.CNIConfList == nil {
+		if r.unlock, err = lockBridge(cfg.Bridge); err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		if r.client == nil {
+			r.release() // New failed
+		}
+	}()
 	addr := cfg.Address
 	if addr == "" {
-		if err := CanRun(cfg.Binary); err != nil {
+		if err := canRunDaemon(cfg.Binary); err != nil {
 			return nil, err
 		}
 		addr = r.socket()
@@ -131,6 +170,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	r.client, err = connect(ctx, addr, cfg.Namespace, cfg.StartTimeout, r.daemon)
 	if err != nil {
 		r.stopDaemon()
+		return nil, err
+	}
+	if err := r.releaseDeadSandboxes(ctx); err != nil {
+		_ = r.Close()
 		return nil, err
 	}
 	return r, nil
@@ -268,8 +311,26 @@ func (r *Runtime) Close() error {
 	r.closeOnce.Do(func() {
 		r.closeErr = r.client.Close()
 		r.stopDaemon()
+		r.release()
 	})
 	return r.closeErr
+}
+
+// PodCIDR is the pod range of the generated bridge network ("" when
+// Config.CNIConfList replaced it).
+func (r *Runtime) PodCIDR() string {
+	if r.cfg.CNIConfList != nil {
+		return ""
+	}
+	return r.cfg.PodCIDR
+}
+
+// release drops the bridge lock.
+func (r *Runtime) release() {
+	if r.unlock != nil {
+		r.unlock()
+		r.unlock = nil
+	}
 }
 
 // ctx puts the runtime's namespace on ctx.

@@ -1,7 +1,6 @@
 package containerd_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -24,58 +23,21 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"golang.org/x/sys/unix"
 
 	"github.com/skiffhq/skiff/nodes/runtime"
 	"github.com/skiffhq/skiff/nodes/runtime/containerd"
+	"github.com/skiffhq/skiff/nodes/runtime/containerd/containerdtest"
 	"github.com/skiffhq/skiff/nodes/runtime/runtimetest"
 )
 
-// need skips the test when containerd cannot run here, or fails it under
-// CI=true.
-func need(t *testing.T) {
-	t.Helper()
-	if err := containerd.CanRun(""); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and %v (run .ci/install-containerd.sh)", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-}
+func need(t *testing.T) { t.Helper(); containerdtest.Need(t) }
 
-// stateDir is a short directory (unix socket paths are limited to 108
-// bytes) removed at cleanup, after the runtime's.
-func stateDir(t *testing.T) string {
+// open starts a runtime on cfg; cleanup removes all it runs (if
+// removeAll) and stops its daemon.
+func open(t *testing.T, cfg containerd.Config, removeAll bool) *containerd.Runtime {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "skiff-ctrd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// Nothing the runtime mounted may be left.
-		mi, _ := os.ReadFile("/proc/self/mountinfo")
-		for line := range strings.Lines(string(mi)) {
-			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir) {
-				t.Errorf("left mounted: %s", f[4])
-				_ = unix.Unmount(f[4], unix.MNT_DETACH)
-			}
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			t.Errorf("remove state dir: %v", err)
-		}
-	})
-	return dir
-}
-
-// open starts a runtime on dir; cleanup removes all it runs (unless keep)
-// and stops its daemon.
-func open(t *testing.T, dir string, removeAll bool) *containerd.Runtime {
-	t.Helper()
-	rt, err := containerd.New(t.Context(), containerd.Config{StateDir: dir})
+	rt, err := containerd.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +61,7 @@ func open(t *testing.T, dir string, removeAll bool) *containerd.Runtime {
 
 func newRuntime(t *testing.T) *containerd.Runtime {
 	need(t)
-	return open(t, stateDir(t), true)
+	return open(t, containerdtest.Config(t), true)
 }
 
 // testImage is a busybox image in an in-process registry on loopback.
@@ -131,39 +93,7 @@ func image(t *testing.T) string {
 	return ref
 }
 
-// busyboxImage is Debian's static busybox with the applets the tests use.
-func busyboxImage() (v1.Image, error) {
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	_ = tw.WriteHeader(&tar.Header{Name: "bin/", Mode: 0o755, Typeflag: tar.TypeDir})
-	_ = tw.WriteHeader(&tar.Header{Name: "tmp/", Mode: 0o1777, Typeflag: tar.TypeDir})
-	_ = tw.WriteHeader(&tar.Header{Name: "bin/busybox", Mode: 0o755, Size: int64(len(bb)), Typeflag: tar.TypeReg})
-	_, _ = tw.Write(bb)
-	for _, a := range []string{"sh", "sleep", "wget", "cat", "echo", "dd", "true", "pwd"} {
-		_ = tw.WriteHeader(&tar.Header{Name: "bin/" + a, Linkname: "busybox", Mode: 0o777, Typeflag: tar.TypeSymlink})
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
-	if err != nil {
-		return nil, err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return nil, err
-	}
-	cf, _ := img.ConfigFile()
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", goruntime.GOARCH
-	cf.Config.Env = []string{"PATH=/bin"}
-	cf.Config.Cmd = []string{"sh"}
-	return mutate.ConfigFile(img, cf)
-}
+func busyboxImage() (v1.Image, error) { return containerdtest.BusyboxImage() }
 
 func sh(script string) []string { return []string{"sh", "-c", script} }
 
@@ -399,9 +329,9 @@ func TestGracePeriod(t *testing.T) {
 // and nothing more.
 func TestReadopt(t *testing.T) {
 	need(t)
-	dir := stateDir(t)
+	cfg := containerdtest.Config(t)
 	t.Cleanup(func() { // whatever a failure left behind
-		rt, err := containerd.New(context.Background(), containerd.Config{StateDir: dir})
+		rt, err := containerd.New(context.Background(), cfg)
 		if err != nil {
 			t.Errorf("sweep: %v", err)
 			return
@@ -412,7 +342,7 @@ func TestReadopt(t *testing.T) {
 			_ = rt.RemoveSandbox(context.Background(), sb.ID)
 		}
 	})
-	first := open(t, dir, false)
+	first := open(t, cfg, false)
 	p := newPod(t, first, "u-adopt")
 	runner, _ := p.run(t, runtime.ContainerConfig{Name: "runner", Image: image(t), Command: sh(`trap "exit 143" TERM; sleep 3600 & wait`)})
 	quitter, _ := p.run(t, runtime.ContainerConfig{Name: "quitter", Image: image(t), Command: sh("sleep 0.3; exit 7")})
@@ -420,7 +350,7 @@ func TestReadopt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	second := open(t, dir, true)
+	second := open(t, cfg, true)
 	p.rt = second
 	sbs, err := second.ListSandboxes(t.Context(), nil)
 	if err != nil || len(sbs) != 1 || sbs[0].ID != p.sb.ID || sbs[0].State != runtime.SandboxReady {

@@ -250,17 +250,13 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 // ListContainers implements runtime.Runtime. Exited tasks it sees are
 // finalized (see the package documentation).
 func (r *Runtime) ListContainers(ctx context.Context, match map[string]string) ([]runtime.Container, error) {
-	recs, err := r.records(ctx, kindContainer)
+	recs, err := r.records(ctx, kindContainer, match)
 	if err != nil {
 		return nil, err
 	}
-	res, err := native(r.client.TaskService().List(r.ctx(ctx), &tasks.ListTasksRequest{}))
+	byID, err := r.tasks(ctx, recs)
 	if err != nil {
-		return nil, fmt.Errorf("containerd: list tasks: %w", err)
-	}
-	byID := make(map[string]*tasktypes.Process, len(res.Tasks))
-	for _, t := range res.Tasks {
-		byID[t.ID] = t
+		return nil, err
 	}
 	var out []runtime.Container
 	for _, c := range recs {
@@ -283,6 +279,34 @@ func (r *Runtime) ListContainers(ctx context.Context, match map[string]string) (
 		out = append(out, containerOf(c, t))
 	}
 	return out, nil
+}
+
+// tasks are the tasks of recs by container ID: a Get each for a pod's few
+// containers, one List of every task otherwise.
+func (r *Runtime) tasks(ctx context.Context, recs []containers.Container) (map[string]*tasktypes.Process, error) {
+	ts := r.client.TaskService()
+	byID := make(map[string]*tasktypes.Process, len(recs))
+	if len(recs) <= 4 {
+		for _, c := range recs {
+			res, err := native(ts.Get(r.ctx(ctx), &tasks.GetRequest{ContainerID: c.ID}))
+			if errdefs.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("containerd: task %s: %w", c.ID, err)
+			}
+			byID[c.ID] = res.Process
+		}
+		return byID, nil
+	}
+	res, err := native(ts.List(r.ctx(ctx), &tasks.ListTasksRequest{}))
+	if err != nil {
+		return nil, fmt.Errorf("containerd: list tasks: %w", err)
+	}
+	for _, t := range res.Tasks {
+		byID[t.ID] = t
+	}
+	return byID, nil
 }
 
 // finalize records the exit of container id's stopped task in its labels

@@ -14,12 +14,24 @@
 // containerd namespace Config.Namespace ("skiff"), so that a restarted
 // agent finds it again by labels alone. A sandbox is a containerd
 // container record with no task (no pause container) whose labels hold
-// the pod's network namespace, host name and state; a pod's network
-// namespace is pinned under <StateDir>/netns and has loopback only (no
-// CNI yet: Sandbox.IP is ""). A container is a containerd container whose
+// the pod's network namespace, address, host ports, host name and state.
+// A container is a containerd container whose
 // task's output goes to ContainerConfig.LogPath through the shim, so logs
 // outlive the agent. The runtime's own labels (prefix "io.skiff.runtime/")
 // are never returned; the agent's are returned verbatim.
+//
+// Network: a pod's network namespace is pinned under <StateDir>/netns,
+// with loopback up and eth0 attached by CNI (go-cni running the bridge,
+// host-local and portmap plugins from Config.CNIPluginDirs, or the
+// network of Config.CNIConfList): an address of Config.PodCIDR on the
+// bridge Config.Bridge, host-local's leases under <StateDir>/cni/ipam, and
+// hostPorts mapped by portmap. StopSandbox runs CNI DEL with the same
+// port mappings (kept in the sandbox's labels) and removes the namespace;
+// New releases sandboxes whose namespace is gone (a reboot) and removes
+// pinned namespaces no sandbox names. The sandbox record is written before
+// CNI ADD, so a crash in between leaves nothing that these do not find.
+// Host-network sandboxes have no namespace of their own and no IP (the
+// agent reports the node's).
 //
 // Exits: an exited task is finalized the first time the runtime sees it
 // (in a List call or an event): its exit code, time and OOM verdict (the

@@ -29,6 +29,8 @@ const (
 	labelOOM        = labelPrefix + "oom"
 	labelState      = labelPrefix + "state" // of a sandbox
 	labelNetNS      = labelPrefix + "netns"
+	labelIP         = labelPrefix + "ip"
+	labelPorts      = labelPrefix + "host-ports" // JSON []runtime.PortMapping
 	labelHostname   = labelPrefix + "hostname"
 
 	kindSandbox   = "sandbox"

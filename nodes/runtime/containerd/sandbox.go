@@ -2,9 +2,13 @@ package containerd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -23,8 +27,10 @@ import (
 )
 
 // RunSandbox implements runtime.Runtime: a pinned network namespace with
-// loopback up (or the host's, for HostNetwork) and a record of the pod.
-// Ports are not mapped: there is no CNI yet.
+// loopback up and the pod's eth0 on the node bridge (CNI ADD, hostPorts
+// mapped by portmap), or the host's namespace for HostNetwork, and a
+// record of the pod. The record is written before CNI ADD, so that a crash
+// in between leaves something StopSandbox (or the next New) releases.
 func (r *Runtime) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (runtime.Sandbox, error) {
 	ctx = r.ctx(ctx)
 	id := newID()
@@ -34,6 +40,7 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (ru
 		labelAttempt:  strconv.Itoa(cfg.Attempt),
 		labelHostname: cfg.Hostname,
 	}
+	var ports []runtime.PortMapping
 	if !cfg.HostNetwork {
 		ns, err := netns.NewNetNS(r.cfg.StateDir + "/netns")
 		if err != nil {
@@ -44,6 +51,11 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (ru
 			return runtime.Sandbox{}, fmt.Errorf("containerd: sandbox netns: loopback: %w", err)
 		}
 		own[labelNetNS] = ns.GetPath()
+		own[labelState] = string(runtime.SandboxNotReady)
+		if ports = hostPorts(cfg.Ports); len(ports) > 0 {
+			b, _ := json.Marshal(ports)
+			own[labelPorts] = string(b)
+		}
 	}
 	rec, err := r.client.NewContainer(ctx, id, client.WithContainerLabels(withLabels(cfg.Labels, own)),
 		client.WithSpec(&oci.Spec{Version: specs.Version}))
@@ -52,6 +64,19 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (ru
 			_ = netns.LoadNetNS(p).Remove()
 		}
 		return runtime.Sandbox{}, fmt.Errorf("containerd: sandbox record: %w", err)
+	}
+	if p := own[labelNetNS]; p != "" {
+		ip, err := r.net.setup(ctx, id, p, ports)
+		if err == nil {
+			_, err = rec.SetLabels(ctx, map[string]string{labelIP: ip, labelState: string(runtime.SandboxReady)})
+		}
+		if err != nil {
+			cleanup := context.WithoutCancel(ctx)
+			if rerr := r.RemoveSandbox(cleanup, id); rerr != nil {
+				r.log.Warn("sandbox setup failed and its cleanup too", "sandbox", id, "err", rerr)
+			}
+			return runtime.Sandbox{}, fmt.Errorf("containerd: sandbox network: %w", err)
+		}
 	}
 	info, err := rec.Info(ctx)
 	if err != nil {
@@ -83,6 +108,7 @@ func sandboxOf(c containers.Container) runtime.Sandbox {
 		ID:        c.ID,
 		Attempt:   atoi(c.Labels[labelAttempt]),
 		State:     runtime.SandboxState(c.Labels[labelState]),
+		IP:        c.Labels[labelIP],
 		CreatedAt: c.CreatedAt,
 		Labels:    userLabels(c.Labels),
 	}
@@ -105,9 +131,14 @@ func (r *Runtime) sandbox(ctx context.Context, id string) (containers.Container,
 	return r.record(ctx, id, kindSandbox)
 }
 
-// records lists the records of a kind.
-func (r *Runtime) records(ctx context.Context, kind string) ([]containers.Container, error) {
-	cs, err := r.client.ContainerService().List(r.ctx(ctx), fmt.Sprintf("labels.%q==%s", labelKind, kind))
+// records lists the records of a kind whose labels include match (the
+// metadata store filters them).
+func (r *Runtime) records(ctx context.Context, kind string, match map[string]string) ([]containers.Container, error) {
+	filter := fmt.Sprintf("labels.%q==%s", labelKind, kind)
+	for _, k := range slices.Sorted(maps.Keys(match)) {
+		filter += fmt.Sprintf(",labels.%q==%q", k, match[k])
+	}
+	cs, err := r.client.ContainerService().List(r.ctx(ctx), filter)
 	if err != nil {
 		return nil, fmt.Errorf("containerd: list %ss: %w", kind, err)
 	}
@@ -116,7 +147,7 @@ func (r *Runtime) records(ctx context.Context, kind string) ([]containers.Contai
 
 // ListSandboxes implements runtime.Runtime.
 func (r *Runtime) ListSandboxes(ctx context.Context, match map[string]string) ([]runtime.Sandbox, error) {
-	recs, err := r.records(ctx, kindSandbox)
+	recs, err := r.records(ctx, kindSandbox, match)
 	if err != nil {
 		return nil, err
 	}
@@ -131,21 +162,12 @@ func (r *Runtime) ListSandboxes(ctx context.Context, match map[string]string) ([
 
 // members are the container records of a sandbox.
 func (r *Runtime) members(ctx context.Context, sandboxID string) ([]containers.Container, error) {
-	recs, err := r.records(ctx, kindContainer)
-	if err != nil {
-		return nil, err
-	}
-	var out []containers.Container
-	for _, c := range recs {
-		if c.Labels[labelSandbox] == sandboxID {
-			out = append(out, c)
-		}
-	}
-	return out, nil
+	return r.records(ctx, kindContainer, map[string]string{labelSandbox: sandboxID})
 }
 
 // StopSandbox implements runtime.Runtime: SIGKILL to every task, a wait
-// for them to stop, and the network namespace removed.
+// for them to stop, then the network released (CNI DEL) and the network
+// namespace removed.
 func (r *Runtime) StopSandbox(ctx context.Context, id string) error {
 	sb, err := r.sandbox(ctx, id)
 	if err != nil {
@@ -160,22 +182,102 @@ func (r *Runtime) StopSandbox(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	if sb.Labels[labelState] == string(runtime.SandboxNotReady) {
+	if sb.Labels[labelState] == string(runtime.SandboxNotReady) && sb.Labels[labelNetNS] == "" {
 		return nil
 	}
+	return r.releaseNetwork(ctx, sb)
+}
+
+// releaseNetwork runs CNI DEL for a sandbox, removes its network namespace
+// and marks it not ready. The namespace may already be gone.
+func (r *Runtime) releaseNetwork(ctx context.Context, sb containers.Container) error {
+	id := sb.ID
 	if p := sb.Labels[labelNetNS]; p != "" {
-		if err := netns.LoadNetNS(p).Remove(); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("containerd: sandbox %s: remove netns: %w", id, err)
+		var ports []runtime.PortMapping
+		if s := sb.Labels[labelPorts]; s != "" {
+			if err := json.Unmarshal([]byte(s), &ports); err != nil {
+				r.log.Warn("sandbox with unreadable host ports", "sandbox", id, "err", err)
+			}
+		}
+		if err := r.net.teardown(r.ctx(ctx), id, p, ports); err != nil {
+			return fmt.Errorf("containerd: sandbox %s: %w", id, err)
+		}
+		if err := removeNetNS(p); err != nil {
+			return fmt.Errorf("containerd: sandbox %s: %w", id, err)
 		}
 	}
 	rec, err := r.client.LoadContainer(r.ctx(ctx), id)
 	if err != nil {
 		return fmt.Errorf("containerd: sandbox %s: %w", id, err)
 	}
-	if _, err := rec.SetLabels(r.ctx(ctx), map[string]string{labelState: string(runtime.SandboxNotReady)}); err != nil {
+	if _, err := rec.SetLabels(r.ctx(ctx), map[string]string{labelState: string(runtime.SandboxNotReady), labelNetNS: "", labelIP: ""}); err != nil {
 		return fmt.Errorf("containerd: sandbox %s: %w", id, err)
 	}
 	return nil
+}
+
+// releaseDeadSandboxes releases the network of the sandboxes whose
+// network namespace is gone (a reboot, or a state dir cleared by hand):
+// CNI DEL frees their addresses and hostPorts, and they become not ready,
+// so that the agent replaces them. It also removes namespaces pinned under
+// the state dir that no sandbox names (a crash before the record was
+// written).
+func (r *Runtime) releaseDeadSandboxes(ctx context.Context) error {
+	recs, err := r.records(ctx, kindSandbox, nil)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, sb := range recs {
+		p := sb.Labels[labelNetNS]
+		if p == "" {
+			continue
+		}
+		known[p] = true
+		if isNetNS(p) {
+			continue
+		}
+		r.log.Info("releasing the network of a sandbox whose namespace is gone", "sandbox", sb.ID, "netns", p)
+		if err := r.releaseNetwork(ctx, sb); err != nil {
+			return err
+		}
+	}
+	dir := filepath.Join(r.cfg.StateDir, "netns")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("containerd: %w", err)
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if !known[p] {
+			r.log.Info("removing an orphaned network namespace", "netns", p)
+			if err := removeNetNS(p); err != nil {
+				return fmt.Errorf("containerd: orphaned netns: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// removeNetNS unmounts and removes a pinned network namespace, or the
+// file left where one was.
+func removeNetNS(p string) error {
+	var err error
+	if isNetNS(p) {
+		err = netns.LoadNetNS(p).Remove()
+	} else {
+		err = os.Remove(p)
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove netns %s: %w", p, err)
+	}
+	return nil
+}
+
+// isNetNS reports whether p is a mounted network namespace.
+func isNetNS(p string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(p, &st) == nil && st.Type == unix.NSFS_MAGIC
 }
 
 // killAndWait SIGKILLs a container's task, if it runs, and waits until it

@@ -27,7 +27,7 @@ func pack(b []byte) uint64 {
 
 //go:wasmexport skiff_info
 func info() uint64 {
-	resp = abi.AppendInfo(resp[:0], abi.Info{Version: abi.Version, Points: abi.Points(0).With(abi.PointScore), NodeFields: abi.AllFields})
+	resp = abi.AppendInfo(resp[:0], abi.Info{Version: abi.Version, Points: abi.Points(0).With(abi.PointScore), NodeFields: abi.AllFields, PodFields: abi.AllPodFields})
 	return pack(resp)
 }
 

@@ -28,7 +28,7 @@ func pack(b []byte) uint64 {
 
 //go:wasmexport skiff_info
 func info() uint64 {
-	resp = abi.AppendInfo(resp[:0], abi.Info{Version: abi.Version, Points: abi.Points(0).With(abi.PointFilter).With(abi.PointScore), NodeFields: abi.AllFields})
+	resp = abi.AppendInfo(resp[:0], abi.Info{Version: abi.Version, Points: abi.Points(0).With(abi.PointFilter).With(abi.PointScore), NodeFields: abi.AllFields, PodFields: abi.AllPodFields})
 	return pack(resp)
 }
 

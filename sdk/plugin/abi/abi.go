@@ -72,6 +72,33 @@ const (
 	AllFields = FieldLabels | FieldAnnotations | FieldTaints | FieldResources
 )
 
+// PodFields says which sections of a pod record a plugin reads (Info's
+// pod fields word). The host leaves the others empty (zero), so that a
+// plugin's answer cannot depend on them, and a host caching answers of a
+// pure plugin (InfoPure) keys its cache by the declared sections alone.
+type PodFields uint32
+
+// Sections of a pod record.
+const (
+	// PodIdentity: name, namespace and UID.
+	PodIdentity PodFields = 1 << iota
+	// PodLabels: metadata.labels.
+	PodLabels
+	// PodAnnotations: metadata.annotations.
+	PodAnnotations
+	// PodNodeSelector: spec.nodeSelector.
+	PodNodeSelector
+	// PodTolerations: spec.tolerations.
+	PodTolerations
+	// PodRequests: the effective requests and the non-zero cpu and memory.
+	PodRequests
+	// PodPriority: spec.priority.
+	PodPriority
+
+	// AllPodFields is every section.
+	AllPodFields = PodIdentity | PodLabels | PodAnnotations | PodNodeSelector | PodTolerations | PodRequests | PodPriority
+)
+
 // Code is a node's verdict in a filter response.
 type Code uint8
 

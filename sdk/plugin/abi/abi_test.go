@@ -287,8 +287,50 @@ func TestInfo(t *testing.T) {
 	if !got.Points.Has(PointScore) || Points(0).Has(PointFilter) {
 		t.Error("Points.Has")
 	}
-	if _, err := DecodeInfo(AppendInfo(nil, Info{Version: Version, Points: 8})); !errors.Is(err, ErrMalformed) {
-		t.Errorf("unknown point: %v", err)
+	for _, bad := range []Info{{Version: Version, Points: 8}, {Version: Version, PodFields: AllPodFields + 1}, {Version: Version, Flags: 2}} {
+		if _, err := DecodeInfo(AppendInfo(nil, bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%+v: %v, want ErrMalformed", bad, err)
+		}
+	}
+	pure := Info{Version: Version, Points: Points(0).With(PointFilter), NodeFields: FieldLabels, PodFields: PodAnnotations, Flags: InfoPure}
+	if got, err := DecodeInfo(AppendInfo(nil, pure)); err != nil || got != pure {
+		t.Errorf("DecodeInfo(pure) = %+v, %v", got, err)
+	}
+	// The short form (no pod fields, no flags) reads every pod section.
+	short := AppendInfo(nil, pure)[:InfoSizeShort]
+	want := Info{Version: Version, Points: pure.Points, NodeFields: FieldLabels, PodFields: AllPodFields}
+	if got, err := DecodeInfo(short); err != nil || got != want {
+		t.Errorf("DecodeInfo(short) = %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := DecodeInfo(AppendInfo(nil, pure)[:16]); !errors.Is(err, ErrMalformed) {
+		t.Errorf("16-byte info: %v, want ErrMalformed", err)
+	}
+}
+
+func TestAppendPodFields(t *testing.T) {
+	p := &Pod{Name: "a", Namespace: "ns", UID: "u", Priority: 7, Labels: map[string]string{"app": "web"},
+		Annotations: map[string]string{"team": "blue"}, NodeSelector: map[string]string{"zone": "z"},
+		Tolerations: []Toleration{{Key: "k", Operator: OpExists}}, Requests: Resources{MilliCPU: 100, Scalars: []Scalar{{"x/y", 1}}},
+		NonZeroMilliCPU: 100, NonZeroMemory: 5}
+	v := NewPodView(AppendPodFields(nil, p, PodAnnotations))
+	if got, _ := v.Annotations().Get("team"); got != "blue" {
+		t.Errorf("annotation team = %q", got)
+	}
+	if v.Name() != "" || v.UID() != "" || v.Labels().Len() != 0 || v.NodeSelector().Len() != 0 || v.NumTolerations() != 0 ||
+		v.Requests().MilliCPU() != 0 || v.Priority() != 0 {
+		t.Error("sections not declared are not empty")
+	}
+	if c, m := v.NonZeroRequests(); c != 0 || m != 0 {
+		t.Error("non-zero requests not empty")
+	}
+	// Pods equal in their declared sections have equal records.
+	q := *p
+	q.Name, q.UID, q.Labels = "b", "v", map[string]string{"app": "db"}
+	if a, b := AppendPodFields(nil, p, PodAnnotations|PodRequests), AppendPodFields(nil, &q, PodAnnotations|PodRequests); string(a) != string(b) {
+		t.Error("records of pods equal in their declared sections differ")
+	}
+	if a, b := AppendPod(nil, p), AppendPodFields(nil, p, AllPodFields); string(a) != string(b) {
+		t.Error("AppendPod differs from AppendPodFields(AllPodFields)")
 	}
 }
 

@@ -2,7 +2,6 @@ package abi
 
 import (
 	"cmp"
-	"maps"
 	"slices"
 )
 
@@ -163,7 +162,12 @@ func (w *recWriter) kvs(at int, m map[string]string) {
 	if len(m) == 0 {
 		return
 	}
-	keys := slices.Sorted(maps.Keys(m))
+	var buf [16]string
+	keys := buf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	off := w.list(at, len(keys), kvSize)
 	for i, k := range keys {
 		e := off + i*kvSize
@@ -243,20 +247,46 @@ func AppendNode(dst []byte, n *Node, fields Fields) []byte {
 
 // AppendPod appends p's record (every field) to dst and returns the
 // extended slice.
-func AppendPod(dst []byte, p *Pod) []byte {
-	entries := (len(p.Labels)+len(p.Annotations)+len(p.NodeSelector))*kvSize +
-		len(p.Tolerations)*tolerationSize + len(p.Requests.Scalars)*scalarSize
+func AppendPod(dst []byte, p *Pod) []byte { return AppendPodFields(dst, p, AllPodFields) }
+
+// AppendPodFields appends p's record with only the sections in fields;
+// the others are empty (zero). The fields word of a pod record is always
+// AllFields: the sections left out are there, empty.
+func AppendPodFields(dst []byte, p *Pod, fields PodFields) []byte {
+	labels, annotations, selector, tolerations := p.Labels, p.Annotations, p.NodeSelector, p.Tolerations
+	var req Resources
+	if fields&PodLabels == 0 {
+		labels = nil
+	}
+	if fields&PodAnnotations == 0 {
+		annotations = nil
+	}
+	if fields&PodNodeSelector == 0 {
+		selector = nil
+	}
+	if fields&PodTolerations == 0 {
+		tolerations = nil
+	}
+	if fields&PodRequests != 0 {
+		req = p.Requests
+	}
+	entries := (len(labels)+len(annotations)+len(selector))*kvSize +
+		len(tolerations)*tolerationSize + len(req.Scalars)*scalarSize
 	w := newRecWriter(dst, PodFixedSize, entries)
-	w.u32(podPriority, uint32(p.Priority))
-	w.str(podName, p.Name)
-	w.str(podNamespace, p.Namespace)
-	w.str(podUID, p.UID)
-	w.kvs(podLabels, p.Labels)
-	w.kvs(podAnnotations, p.Annotations)
-	w.kvs(podNodeSelector, p.NodeSelector)
-	if len(p.Tolerations) > 0 {
-		off := w.list(podTolerations, len(p.Tolerations), tolerationSize)
-		for i, t := range p.Tolerations {
+	if fields&PodPriority != 0 {
+		w.u32(podPriority, uint32(p.Priority))
+	}
+	if fields&PodIdentity != 0 {
+		w.str(podName, p.Name)
+		w.str(podNamespace, p.Namespace)
+		w.str(podUID, p.UID)
+	}
+	w.kvs(podLabels, labels)
+	w.kvs(podAnnotations, annotations)
+	w.kvs(podNodeSelector, selector)
+	if len(tolerations) > 0 {
+		off := w.list(podTolerations, len(tolerations), tolerationSize)
+		for i, t := range tolerations {
 			e := off + i*tolerationSize
 			w.str(e, t.Key)
 			w.str(e+8, t.Value)
@@ -264,9 +294,11 @@ func AppendPod(dst []byte, p *Pod) []byte {
 			w.b[w.start+e+17] = byte(t.Effect)
 		}
 	}
-	w.resources(podRequests, &p.Requests)
-	w.i64(podNonZeroCPU, p.NonZeroMilliCPU)
-	w.i64(podNonZeroMem, p.NonZeroMemory)
+	w.resources(podRequests, &req)
+	if fields&PodRequests != 0 {
+		w.i64(podNonZeroCPU, p.NonZeroMilliCPU)
+		w.i64(podNonZeroMem, p.NonZeroMemory)
+	}
 	return w.finish(AllFields)
 }
 

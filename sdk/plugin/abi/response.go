@@ -14,25 +14,57 @@ type Info struct {
 	Points Points
 	// NodeFields are the optional node sections it reads.
 	NodeFields Fields
+	// PodFields are the pod sections it reads; the host leaves the others
+	// empty. A 12-byte info (which has no such word) reads every section.
+	PodFields PodFields
+	// Flags are promises the guest makes (InfoPure).
+	Flags InfoFlags
 }
 
-// InfoSize is the size of an info response.
-const InfoSize = 12
+// InfoFlags are the flags word of an info response.
+type InfoFlags uint32
 
-// AppendInfo appends an info response.
+// Info flags.
+const (
+	// InfoPure promises that each node's verdict or score is a function
+	// of the settings, the pod sections in PodFields and that node's
+	// record alone: not of the other candidates, of earlier calls or of
+	// anything the guest keeps. The host may then answer from a cache
+	// for pods whose declared sections are equal, and call the guest
+	// only with the nodes whose records changed.
+	InfoPure InfoFlags = 1
+
+	knownInfoFlags = InfoPure
+)
+
+// Sizes of an info response: InfoSize is the full form AppendInfo writes;
+// InfoSizeShort, without the pod fields and flags words, is accepted too.
+const (
+	InfoSize      = 20
+	InfoSizeShort = 12
+)
+
+// AppendInfo appends an info response (InfoSize bytes).
 func AppendInfo(dst []byte, in Info) []byte {
 	dst = le.AppendUint32(dst, in.Version)
 	dst = le.AppendUint32(dst, uint32(in.Points))
-	return le.AppendUint32(dst, uint32(in.NodeFields))
+	dst = le.AppendUint32(dst, uint32(in.NodeFields))
+	dst = le.AppendUint32(dst, uint32(in.PodFields))
+	return le.AppendUint32(dst, uint32(in.Flags))
 }
 
-// DecodeInfo reads an info response. It accepts any version (the caller
-// decides which it supports) but only the points and fields it knows.
+// DecodeInfo reads an info response of InfoSize or InfoSizeShort bytes
+// (the short form reads every pod section and promises nothing). It
+// accepts any version (the caller decides which it supports) but only
+// the points, fields and flags it knows.
 func DecodeInfo(b []byte) (Info, error) {
-	if len(b) != InfoSize {
-		return Info{}, fmt.Errorf("%w: info is %d bytes, want %d", ErrMalformed, len(b), InfoSize)
+	if len(b) != InfoSize && len(b) != InfoSizeShort {
+		return Info{}, fmt.Errorf("%w: info is %d bytes, want %d (or %d)", ErrMalformed, len(b), InfoSize, InfoSizeShort)
 	}
-	in := Info{Version: le.Uint32(b), Points: Points(le.Uint32(b[4:])), NodeFields: Fields(le.Uint32(b[8:]))}
+	in := Info{Version: le.Uint32(b), Points: Points(le.Uint32(b[4:])), NodeFields: Fields(le.Uint32(b[8:])), PodFields: AllPodFields}
+	if len(b) == InfoSize {
+		in.PodFields, in.Flags = PodFields(le.Uint32(b[12:])), InfoFlags(le.Uint32(b[16:]))
+	}
 	if in.Version != Version {
 		return in, nil
 	}
@@ -42,6 +74,12 @@ func DecodeInfo(b []byte) (Info, error) {
 	}
 	if in.NodeFields&^AllFields != 0 {
 		return Info{}, fmt.Errorf("%w: info names unknown fields %#x", ErrMalformed, uint32(in.NodeFields&^AllFields))
+	}
+	if in.PodFields&^AllPodFields != 0 {
+		return Info{}, fmt.Errorf("%w: info names unknown pod fields %#x", ErrMalformed, uint32(in.PodFields&^AllPodFields))
+	}
+	if in.Flags&^knownInfoFlags != 0 {
+		return Info{}, fmt.Errorf("%w: info has unknown flags %#x", ErrMalformed, uint32(in.Flags&^knownInfoFlags))
 	}
 	return in, nil
 }

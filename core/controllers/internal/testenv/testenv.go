@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -243,7 +244,16 @@ func (k *Kubelet) reconcile(ctx context.Context, key string) (reconcile.Result, 
 			return reconcile.Result{RequeueAfter: time.Second}, nil
 		}
 		n := k.next.Add(1)
-		err := k.c.Bind(ctx, ns, name, live[int(n)%len(live)])
+		target := live[int(n)%len(live)]
+		if pinned := pinnedNode(p); pinned != "" {
+			// A daemon pod: the scheduler binds it to the node its
+			// affinity names, or nowhere.
+			if !slices.Contains(live, pinned) {
+				return reconcile.Result{}, nil
+			}
+			target = pinned
+		}
+		err := k.c.Bind(ctx, ns, name, target)
 		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 			return reconcile.Result{}, nil
 		}
@@ -288,6 +298,23 @@ func (k *Kubelet) reconcile(ctx context.Context, key string) (reconcile.Result, 
 	}
 	k.readyAt.Store(key, time.Now())
 	return reconcile.Result{}, k.setStatus(ctx, p, true)
+}
+
+// pinnedNode is the node a pod's required node affinity names by
+// "metadata.name In [node]", as DaemonSet pods' does; "" if none.
+func pinnedNode(p *corev1.Pod) string {
+	a := p.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return ""
+	}
+	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		for _, f := range term.MatchFields {
+			if f.Key == metav1.ObjectNameField && f.Operator == corev1.NodeSelectorOpIn && len(f.Values) == 1 {
+				return f.Values[0]
+			}
+		}
+	}
+	return ""
 }
 
 // setStatus reports p running, ready or not.

@@ -1,0 +1,5 @@
+//go:build unix && !linux
+
+package plugins
+
+const mapNoReserve = 0
