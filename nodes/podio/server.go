@@ -43,8 +43,9 @@ type Config struct {
 	LogDir string
 	// Format is the layout of the runtime's log files.
 	Format Format
-	// Workers bounds the requests served at once (default 16); a follow
-	// request holds a worker for up to its Wait.
+	// Workers bounds the requests served at once on each subject (logs,
+	// exec; default 64); a following log request or an exec read holds a
+	// worker for up to its wait.
 	Workers int
 	// Poll is how often a following request looks for new output
 	// (default 25 ms) and StatePoll how often it asks the runtime whether
@@ -80,7 +81,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 16
+		cfg.Workers = 64
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 25 * time.Millisecond
