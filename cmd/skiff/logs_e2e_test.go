@@ -160,6 +160,14 @@ func TestKubectlLogs(t *testing.T) {
 		}
 	})
 
+	t.Run("exec", func(t *testing.T) {
+		// The simulated runtime runs nothing: a command succeeds silently.
+		if out := c.ok("exec", "pair", "-c", "a", "--", "true"); out != "" {
+			t.Fatalf("kubectl exec = %q", out)
+		}
+		_, stderr := c.kubectl(true, "", "exec", "pair", "-c", "zz", "--", "true")
+		wantIn(t, "kubectl exec -c zz", stderr, "container zz is not valid for pod pair")
+	})
 	t.Run("errors", func(t *testing.T) {
 		for _, tc := range []struct {
 			args []string

@@ -10,7 +10,8 @@
 // discovery (legacy and aggregated), OpenAPI v2 and v3 documents generated
 // by reflection over the k8s.io/api types, content negotiation (JSON, YAML,
 // protobuf), server-side printing (metav1.Table), watch streaming, and the
-// scale, binding and log subresources. Everything that decides about
+// scale, binding, log and exec subresources (the last two relayed to the
+// pod's node over NATS: logs.go, exec.go). Everything that decides about
 // objects (validation, defaulting, concurrency, deletion) stays in
 // core/apiserver; patches are applied there too (Server.Patch).
 //

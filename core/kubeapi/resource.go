@@ -23,15 +23,18 @@ import (
 )
 
 // nodeSubresources are the pod subresources a node agent serves: log
-// (logs.go); the streams (exec, attach, port forwarding) are not served
+// (logs.go) and exec (exec.go); attach and port forwarding are not served
 // yet and get a clear 503.
 var nodeSubresources = map[string]string{"log": "logs", "exec": "exec", "attach": "attach", "portforward": "port forwarding"}
 
 // serveNodeSubresource answers a node agent's subresource of an existing
 // pod.
 func (s *Server) serveNodeSubresource(w http.ResponseWriter, req *http.Request, rq request) error {
-	if rq.subresource == "log" {
+	switch rq.subresource {
+	case "log":
 		return s.serveLog(w, req, rq)
+	case "exec":
+		return s.serveExec(w, req, rq)
 	}
 	if _, err := s.api.Get(req.Context(), rq.r, rq.namespace, rq.name); err != nil {
 		return err

@@ -1,7 +1,14 @@
 // Package podio is the node side of pod I/O over NATS: it answers the API
 // server's requests for the logs of the containers of one node's pods, on
-// subjects.PodLogs(node), with the protocol of sdk/api's LogRequest
-// (docs/api-over-nats.md).
+// subjects.PodLogs(node), with the protocol of sdk/api's LogRequest, and
+// runs commands in them for exec, on subjects.PodExec(node), with the
+// protocol of sdk/api's ExecStart (docs/api-over-nats.md).
+//
+// Exec sessions are the only state: each holds a command the runtime runs
+// and bounded pipes for its stdin, stdout and stderr, so a command is held
+// back while its output is not read. A session ends when its exit is read,
+// when it is closed, when nobody has asked about it for api.ExecIdle, or
+// when Run ends.
 //
 // It reads the log files the agent has the runtime write
 // (agent.LogPath) and asks the runtime which instances of a container
@@ -21,6 +28,8 @@
 // be printed.
 //
 // Concurrency: a *Server is safe for concurrent use; Run serves requests on
-// a bounded pool of goroutines (ServeConfig.Workers) and returns when ctx
-// ends and they have finished.
+// a bounded pool of goroutines (ServeConfig.Workers), owns the goroutine
+// of each exec'd command, and returns when ctx ends and all of them have
+// finished. Lock order: the session table's mutex, then a session's; a
+// pipe's mutex is never held with either.
 package podio

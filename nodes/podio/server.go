@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -23,11 +24,12 @@ import (
 	"github.com/skiffhq/skiff/sdk/api"
 )
 
-// Containers is what the server asks the node's runtime: which instances
-// of a container exist and in which state (runtime.Runtime's
-// ListContainers).
-type Containers interface {
+// Runtime is what the server asks of the node's runtime (a
+// runtime.Runtime): which instances of a container exist and in which
+// state, and running commands in them.
+type Runtime interface {
 	ListContainers(ctx context.Context, match map[string]string) ([]runtime.Container, error)
+	Exec(ctx context.Context, containerID string, req runtime.ExecRequest) (exitCode int, err error)
 }
 
 // Config configures a Server. Node, Runtime and LogDir are required.
@@ -36,13 +38,14 @@ type Config struct {
 	// subjects.PodLogs(Node).
 	Node string
 	// Runtime is the node's runtime.
-	Runtime Containers
+	Runtime Runtime
 	// LogDir is the agent's Config.LogDir.
 	LogDir string
 	// Format is the layout of the runtime's log files.
 	Format Format
-	// Workers bounds the requests served at once (default 16); a follow
-	// request holds a worker for up to its Wait.
+	// Workers bounds the requests served at once on each subject (logs,
+	// exec; default 64); a following log request or an exec read holds a
+	// worker for up to its wait.
 	Workers int
 	// Poll is how often a following request looks for new output
 	// (default 25 ms) and StatePoll how often it asks the runtime whether
@@ -57,8 +60,9 @@ type Config struct {
 // Server answers log requests for one node. Create it with New, run it
 // with Run.
 type Server struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	execs execs
 }
 
 // New checks cfg and returns a server; it starts nothing.
@@ -77,7 +81,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 16
+		cfg.Workers = 64
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 25 * time.Millisecond
@@ -88,17 +92,52 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.Node)}, nil
+	return &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), execs: execs{sessions: map[string]*session{}}}, nil
 }
 
-// Run answers requests on conn until ctx ends.
+// Run answers log and exec requests on conn until ctx ends; then it kills
+// the commands exec started and returns once they have ended.
 func (s *Server) Run(ctx context.Context, conn *bus.Conn) error {
-	return conn.Serve(ctx, bus.ServeConfig{
-		Subject: subjects.PodLogs(s.cfg.Node),
-		Workers: s.cfg.Workers,
-		Timeout: api.MaxLogWait + 5*time.Second,
-		Ready:   s.cfg.Ready,
-	}, s.handle)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var ready sync.WaitGroup
+	ready.Add(2)
+	errs := make([]error, 2)
+	for i, sc := range []struct {
+		subject string
+		h       bus.Handler
+	}{{subjects.PodLogs(s.cfg.Node), s.handle}, {subjects.PodExec(s.cfg.Node), s.handleExec}} {
+		wg.Go(func() {
+			errs[i] = conn.Serve(ctx, bus.ServeConfig{Subject: sc.subject, Workers: s.cfg.Workers,
+				Timeout: api.MaxLogWait + 5*time.Second, Ready: ready.Done}, sc.h)
+			if errs[i] != nil {
+				ready.Done()
+				cancel()
+			}
+		})
+	}
+	wg.Go(func() {
+		ready.Wait()
+		if ctx.Err() == nil && s.cfg.Ready != nil {
+			s.cfg.Ready()
+		}
+	})
+	wg.Go(func() {
+		t := time.NewTicker(api.ExecIdle / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.execs.reap(api.ExecIdle)
+			}
+		}
+	})
+	wg.Wait()
+	s.execs.dropAll()
+	return errors.Join(errs...)
 }
 
 // reqError is a failure answered with an HTTP code and a message (the API

@@ -258,7 +258,16 @@ type ExecRequest struct {
 	Stdin          io.Reader // nil: no input
 	Stdout, Stderr io.Writer // nil: discarded
 	TTY            bool
+	// Size is a TTY exec's terminal size at the start (zero: the
+	// runtime's default); Resize, if set, delivers its changes, and the
+	// runtime stops reading it when the command ends. A runtime without
+	// terminals ignores both.
+	Size   TerminalSize
+	Resize <-chan TerminalSize
 }
+
+// TerminalSize is a terminal's size in characters.
+type TerminalSize struct{ Width, Height uint16 }
 
 // EventType says what an Event is about.
 type EventType string

@@ -429,6 +429,9 @@ func (r *Runtime) Exec(ctx context.Context, containerID string, req runtime.Exec
 	ps := *spec.Process
 	ps.Args = req.Cmd
 	ps.Terminal = req.TTY
+	if req.TTY && req.Size.Width > 0 && req.Size.Height > 0 {
+		ps.ConsoleSize = &specs.Box{Width: uint(req.Size.Width), Height: uint(req.Size.Height)}
+	}
 	stdout, stderr := req.Stdout, req.Stderr
 	if stdout == nil {
 		stdout = io.Discard
@@ -442,7 +445,15 @@ func (r *Runtime) Exec(ctx context.Context, containerID string, req runtime.Exec
 	// copies lose output): serialise the writes and hide ReadFrom.
 	var mu sync.Mutex
 	stdout, stderr = lockedWriter{&mu, stdout}, lockedWriter{&mu, stderr}
-	opts := []cio.Opt{cio.WithStreams(req.Stdin, stdout, stderr)}
+	// The shim keeps the stdin FIFO open: the end of the input reaches the
+	// command only through CloseIO, once the input is copied.
+	var stdinDone chan struct{}
+	stdin := req.Stdin
+	if stdin != nil {
+		stdinDone = make(chan struct{})
+		stdin = &eofReader{r: stdin, eof: stdinDone}
+	}
+	opts := []cio.Opt{cio.WithStreams(stdin, stdout, stderr)}
 	if req.TTY {
 		opts = append(opts, cio.WithTerminal)
 	}
@@ -465,6 +476,34 @@ func (r *Runtime) Exec(ctx context.Context, containerID string, req runtime.Exec
 		}
 		return 0, fmt.Errorf("containerd: exec in %s: %w", containerID, err)
 	}
+	if stdinDone != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-stdinDone:
+				_ = proc.CloseIO(ctx, client.WithStdinCloser)
+			case <-done:
+			}
+		}()
+	}
+	if req.Resize != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			for {
+				select {
+				case sz, ok := <-req.Resize:
+					if !ok {
+						return
+					}
+					_ = proc.Resize(ctx, uint32(sz.Width), uint32(sz.Height))
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
 	var st client.ExitStatus
 	select {
 	case st = <-statusC:
@@ -478,4 +517,19 @@ func (r *Runtime) Exec(ctx context.Context, containerID string, req runtime.Exec
 		return 0, fmt.Errorf("containerd: exec in %s: %w", containerID, err)
 	}
 	return int(code), nil
+}
+
+// eofReader closes eof once r has returned an error (io.EOF or other).
+type eofReader struct {
+	r    io.Reader
+	eof  chan struct{}
+	once sync.Once
+}
+
+func (e *eofReader) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if err != nil {
+		e.once.Do(func() { close(e.eof) })
+	}
+	return n, err
 }
