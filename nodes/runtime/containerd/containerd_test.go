@@ -266,7 +266,7 @@ func TestWebserver(t *testing.T) {
 	// The shim copies output to the log file asynchronously: the last line
 	// can land a moment after the exit is reported.
 	var logs []byte
-	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		logs, _ = os.ReadFile(filepath.Join(p.dir, "web", "0.log"))
 		if strings.Contains(string(logs), "listening on :8080") && strings.Contains(string(logs), "stopped") || time.Now().After(deadline) {
 			break
