@@ -13,9 +13,8 @@
 // set spec.nodeName; it pins the pod's required node affinity to
 // "metadata.name In [node]" and the scheduler binds it (and so checks
 // resources). Failed pods are deleted and replaced (after a back-off, see
-// below); a node with two daemon
-// pods keeps the oldest (with maxSurge, the oldest old one and the oldest
-// new one until the new one is available).
+// below); a node with two daemon pods keeps the oldest (with maxSurge, the
+// oldest old one and the oldest new one until the new one is available).
 //
 // Updates: each distinct template is a ControllerRevision (package
 // history) whose hash is the controller-revision-hash label of its pods,
@@ -37,5 +36,6 @@
 // a node that keeps rejecting it is not hammered.
 //
 // Concurrency: handlers only queue keys; Run's workers sync distinct
-// DaemonSets in parallel.
+// DaemonSets in parallel; the back-off map is guarded by one mutex, held
+// only to copy or update it.
 package daemonset
