@@ -181,7 +181,12 @@ func (s *Server) translate(r *api.Resource, ev store.Event, matching map[string]
 	}
 	seen := matching[ev.Key]
 	if ev.Type == store.Deleted {
-		if !seen && filter {
+		// An unseen key may still have matched at the watch's revision
+		// (matching was estimated from the current list, where a key
+		// deleted since is absent): the tombstone's last state decides, so
+		// that a client that listed it (kubectl delete --wait) hears of
+		// its deletion.
+		if !seen && filter && (len(ev.Value) == 0 || !matches(r, obj, lsel, fsel)) {
 			return WatchEvent{}, false
 		}
 		delete(matching, ev.Key)

@@ -57,6 +57,9 @@ type Controller struct {
 	exp    *expect.Expectations
 	loop   *reconcile.Controller
 	ev     *events.Recorder
+
+	mu       sync.Mutex
+	backoffs map[types.UID]map[string]Backoff // per DaemonSet, per node
 }
 
 // New registers the controller's handlers on cfg.Cache (before it runs)
@@ -75,13 +78,18 @@ func New(cfg Config) *Controller {
 		dss: cache.Of[*appsv1.DaemonSet](cfg.Cache), nodes: cache.Of[*corev1.Node](cfg.Cache),
 		pods: cache.Of[*corev1.Pod](cfg.Cache), hist: history.NewStore(cfg.Cache),
 		dsAPI: client.For[*appsv1.DaemonSet](cfg.Cache.Client()), podAPI: client.For[*corev1.Pod](cfg.Cache.Client()),
-		exp: expect.New(0, cfg.Now), ev: cfg.Events.Named(Name)}
+		exp: expect.New(0, cfg.Now), ev: cfg.Events.Named(Name), backoffs: map[types.UID]map[string]Backoff{}}
 	c.loop = reconcile.New(reconcile.Config{Name: Name, Workers: cfg.Workers, Reconcile: c.sync, Logger: cfg.Logger})
 	cache.AddControllerIndex(c.pods)
 	c.dss.AddHandlers(client.Handlers[*appsv1.DaemonSet]{
 		OnAdd:    c.enqueue,
 		OnUpdate: func(_, cur *appsv1.DaemonSet) { c.enqueue(cur) },
-		OnDelete: func(ds *appsv1.DaemonSet) { c.exp.Forget(reconcile.Key(ds.Namespace, ds.Name)) },
+		OnDelete: func(ds *appsv1.DaemonSet) {
+			c.exp.Forget(reconcile.Key(ds.Namespace, ds.Name))
+			c.mu.Lock()
+			delete(c.backoffs, ds.UID)
+			c.mu.Unlock()
+		},
 	})
 	c.nodes.AddHandlers(client.Handlers[*corev1.Node]{
 		OnAdd: func(*corev1.Node) { c.enqueueAll() },
@@ -202,8 +210,24 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 		view = ds.DeepCopy()
 		view.Status.CollisionCount = collisions
 	}
+	now := c.cfg.Now()
+	c.mu.Lock()
+	backoff := maps.Clone(c.backoffs[ds.UID])
+	c.mu.Unlock()
 	plan := Decide(Input{DaemonSet: view, Nodes: c.nodes.List(""), Pods: owned, Hash: cur.Labels[history.HashLabel],
-		Hold: !satisfied, Now: c.cfg.Now()})
+		Hold: !satisfied, Backoff: backoff, Now: now})
+	if len(plan.BackedOff) > 0 {
+		c.mu.Lock()
+		m := c.backoffs[ds.UID]
+		if m == nil {
+			m = map[string]Backoff{}
+			c.backoffs[ds.UID] = m
+		}
+		for _, n := range plan.BackedOff {
+			m[n] = m[n].Next(now)
+		}
+		c.mu.Unlock()
+	}
 	for _, e := range plan.Events {
 		if e.Type == corev1.EventTypeWarning {
 			c.ev.Warning(ds, e.Reason, "%s", e.Message)

@@ -12,9 +12,9 @@
 // Pods are placed as Kubernetes does since 1.12: the controller does not
 // set spec.nodeName; it pins the pod's required node affinity to
 // "metadata.name In [node]" and the scheduler binds it (and so checks
-// resources). Failed pods are deleted and replaced; a node with two daemon
-// pods keeps the oldest (with maxSurge, the oldest old one and the oldest
-// new one until the new one is available).
+// resources). Failed pods are deleted and replaced (after a back-off, see
+// below); a node with two daemon pods keeps the oldest (with maxSurge, the
+// oldest old one and the oldest new one until the new one is available).
 //
 // Updates: each distinct template is a ControllerRevision (package
 // history) whose hash is the controller-revision-hash label of its pods,
@@ -31,9 +31,11 @@
 // repeatable); Controller is the shell: it claims pods, keeps revisions,
 // creates pods in slow-start batches, deletes, writes status and records
 // events (SuccessfulCreate, FailedCreate, SuccessfulDelete, FailedDelete,
-// FailedDaemonPod). Unlike Kubernetes, a failed daemon pod is replaced at
-// once, without a per-node back-off.
+// FailedDaemonPod). A failed daemon pod is replaced after a per-node
+// back-off kept in memory (1 s doubling to 15 min, as Kubernetes), so that
+// a node that keeps rejecting it is not hammered.
 //
 // Concurrency: handlers only queue keys; Run's workers sync distinct
-// DaemonSets in parallel.
+// DaemonSets in parallel; the back-off map is guarded by one mutex, held
+// only to copy or update it.
 package daemonset

@@ -29,7 +29,40 @@ type Input struct {
 	Hash string
 	// Hold: the shell's expectations are not met: report status only.
 	Hold bool
-	Now  time.Time
+	// Backoff is, per node, the back-off of failed daemon pods there (the
+	// shell keeps it, as Kubernetes keeps it in memory).
+	Backoff map[string]Backoff
+	Now     time.Time
+}
+
+// Backoff limits how fast a node's failed daemon pods are replaced, as
+// Kubernetes' failedPodsBackoff: 1 s after the first, doubling to 15 min;
+// it starts over once the node has been quiet for twice the maximum.
+type Backoff struct {
+	Delay time.Duration
+	Last  time.Time
+}
+
+// Back-off bounds for failed daemon pods (Kubernetes': 1 s to 15 min).
+const (
+	BackoffInitial = time.Second
+	BackoffMax     = 15 * time.Minute
+)
+
+// wait is how long until b allows the next replacement (0: now).
+func (b Backoff) wait(now time.Time) time.Duration {
+	if b.Last.IsZero() {
+		return 0
+	}
+	return max(b.Last.Add(b.Delay).Sub(now), 0)
+}
+
+// Next is b after a failed pod was deleted at now.
+func (b Backoff) Next(now time.Time) Backoff {
+	if b.Last.IsZero() || now.Sub(b.Last) > 2*BackoffMax {
+		return Backoff{Delay: BackoffInitial, Last: now}
+	}
+	return Backoff{Delay: min(2*b.Delay, BackoffMax), Last: now}
 }
 
 // Plan is what one sync does: delete Delete, create a pod on each node of
@@ -39,7 +72,11 @@ type Plan struct {
 	Delete []*corev1.Pod
 	Status *appsv1.DaemonSetStatus
 	Events []Event
-	// RequeueAfter, if positive: look again then (minReadySeconds).
+	// BackedOff are the nodes whose failed pod this plan deletes: their
+	// Backoff moves on (Backoff.Next).
+	BackedOff []string
+	// RequeueAfter, if positive: look again then (minReadySeconds, or a
+	// failed pod's back-off).
 	RequeueAfter time.Duration
 }
 
@@ -279,6 +316,7 @@ func Decide(in Input) Plan {
 		fit[n.Name] = fitness{run: run, keep: keep, known: true}
 	}
 	surge := allowsSurge(ds)
+	var backoffWait time.Duration
 
 	if !in.Hold && ds.DeletionTimestamp == nil {
 		for _, node := range nodes {
@@ -292,11 +330,18 @@ func Decide(in Input) Plan {
 				for _, p := range ps {
 					switch {
 					case p.DeletionTimestamp != nil:
-					case pods.Terminal(p):
-						plan.Delete = append(plan.Delete, p)
-						if p.Status.Phase == corev1.PodFailed {
-							plan.event(corev1.EventTypeWarning, "FailedDaemonPod", "Found failed daemon pod %s/%s on node %s, will try to kill it", p.Namespace, p.Name, node.Name)
+					case p.Status.Phase == corev1.PodFailed:
+						// Where a node keeps rejecting the pod, replacing
+						// it at once would loop hot: back off.
+						if d := in.Backoff[node.Name].wait(in.Now); d > 0 {
+							backoffWait = minPositive(backoffWait, d)
+							continue
 						}
+						plan.BackedOff = append(plan.BackedOff, node.Name)
+						plan.Delete = append(plan.Delete, p)
+						plan.event(corev1.EventTypeWarning, "FailedDaemonPod", "Found failed daemon pod %s/%s on node %s, will try to kill it", p.Namespace, p.Name, node.Name)
+					case p.Status.Phase == corev1.PodSucceeded:
+						plan.Delete = append(plan.Delete, p)
 					default:
 						running = append(running, p)
 					}
@@ -333,8 +378,18 @@ func Decide(in Input) Plan {
 	if !statusEqual(&st, &ds.Status) {
 		plan.Status = &st
 	}
-	plan.RequeueAfter = availableIn(in, nodes, byNode)
+	plan.RequeueAfter = minPositive(availableIn(in, nodes, byNode), backoffWait)
 	return plan
+}
+
+func minPositive(a, b time.Duration) time.Duration {
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
 }
 
 // fitness is ShouldRun's verdict on one node; known: the node exists.

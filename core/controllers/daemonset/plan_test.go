@@ -118,6 +118,9 @@ func describe(p daemonset.Plan) string {
 	if st := p.Status; st != nil {
 		fmt.Fprintf(&b, "status %s\n", statusLine(st))
 	}
+	if len(p.BackedOff) > 0 {
+		fmt.Fprintf(&b, "back off %s\n", strings.Join(p.BackedOff, " "))
+	}
 	if p.RequeueAfter > 0 {
 		fmt.Fprintf(&b, "requeue after %v\n", p.RequeueAfter.Round(time.Second))
 	}
@@ -134,12 +137,22 @@ func statusLine(st *appsv1.DaemonSetStatus) string {
 }
 
 func parseInput(t *testing.T, c *scenario.Case) (*appsv1.DaemonSet, []*corev1.Node, []*corev1.Pod) {
+	ds, nodes, ps, _ := parseInputBackoff(t, c)
+	return ds, nodes, ps
+}
+
+// parseInputBackoff also reads "backoff NODE delay=D last=AGO" lines.
+func parseInputBackoff(t *testing.T, c *scenario.Case) (*appsv1.DaemonSet, []*corev1.Node, []*corev1.Pod, map[string]daemonset.Backoff) {
 	var ds *appsv1.DaemonSet
 	var nodes []*corev1.Node
 	var ps []*corev1.Pod
+	bo := map[string]daemonset.Backoff{}
 	for _, l := range c.Input {
 		w := strings.Fields(l)
 		switch w[0] {
+		case "backoff":
+			a := scenario.ParseAttrs(w[2:])
+			bo[w[1]] = daemonset.Backoff{Delay: a.Dur("delay", time.Second), Last: scenario.Now.Add(-a.Dur("last", 0))}
 		case "ds":
 			ds = parseDS(t, w[1:])
 		case "node":
@@ -150,13 +163,14 @@ func parseInput(t *testing.T, c *scenario.Case) (*appsv1.DaemonSet, []*corev1.No
 			t.Fatalf("%s: unknown input %q", c.Pos, w[0])
 		}
 	}
-	return ds, nodes, ps
+	return ds, nodes, ps, bo
 }
 
 func TestPlanScenarios(t *testing.T) {
 	scenario.Run(t, "testdata/plan.txt", *update, func(t *testing.T, c *scenario.Case) string {
-		ds, nodes, ps := parseInput(t, c)
-		return describe(daemonset.Decide(daemonset.Input{DaemonSet: ds, Nodes: nodes, Pods: ps, Hash: newHash, Now: scenario.Now, Hold: c.Has("hold")}))
+		ds, nodes, ps, bo := parseInputBackoff(t, c)
+		return describe(daemonset.Decide(daemonset.Input{DaemonSet: ds, Nodes: nodes, Pods: ps, Hash: newHash, Now: scenario.Now,
+			Hold: c.Has("hold"), Backoff: bo}))
 	})
 }
 
@@ -260,4 +274,25 @@ func layout(nodes []*corev1.Node, ps []*corev1.Pod) string {
 		parts = append(parts, n.Name+":"+s)
 	}
 	return strings.Join(parts, " ")
+}
+
+func TestBackoffNext(t *testing.T) {
+	now := scenario.Now
+	var b daemonset.Backoff
+	var got []time.Duration
+	for range 12 {
+		b = b.Next(now)
+		got = append(got, b.Delay)
+		now = now.Add(b.Delay)
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900}
+	for i := range want {
+		if got[i] != want[i]*time.Second {
+			t.Fatalf("delays %v, want %v seconds", got, want)
+		}
+	}
+	// Quiet for more than twice the maximum: back to 1 s.
+	if b = b.Next(now.Add(31 * time.Minute)); b.Delay != time.Second {
+		t.Fatalf("after a quiet half hour: %v, want 1s", b.Delay)
+	}
 }

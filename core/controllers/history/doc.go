@@ -8,8 +8,11 @@
 // Decide is pure: from the owner's template and its revisions it returns
 // the revision that stands for the template (found or to create, with its
 // number bumped when an old template comes back) and the old revisions
-// beyond revisionHistoryLimit that no live pod uses. The controllers
-// write what it says.
+// beyond revisionHistoryLimit that no live pod uses. Store is the thin
+// shell the DaemonSet and StatefulSet controllers share: it reads an
+// owner's revisions from the shared cache, writes what Decide says, and
+// waits for its cache to show its writes.
 //
-// Concurrency: the functions are pure and safe for concurrent use.
+// Concurrency: Decide and the helpers are pure; a Store is safe for
+// concurrent use (its state is the shared cache).
 package history
