@@ -308,7 +308,17 @@ func TestOOMKilled(t *testing.T) {
 func TestGracePeriod(t *testing.T) {
 	rt := newRuntime(t)
 	p := newPod(t, rt, "u-grace")
-	c, _ := p.run(t, runtime.ContainerConfig{Name: "stubborn", Image: image(t), Command: sh(`trap "" TERM; while true; do sleep 1; done`)})
+	c, _ := p.run(t, runtime.ContainerConfig{Name: "stubborn", Image: image(t), Command: sh(`trap "" TERM; echo trapped; while true; do sleep 1; done`)})
+	// Running is not enough: a SIGTERM that arrives before the shell has
+	// set its trap ends it at once.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if log, _ := os.ReadFile(filepath.Join(p.dir, "stubborn", "0.log")); strings.Contains(string(log), "trapped") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shell never set its trap")
+		}
+	}
 	t0 := time.Now()
 	const grace = 500 * time.Millisecond
 	c = p.stop(t, c.ID, grace)
