@@ -570,9 +570,12 @@ func (n *ctrdNode) testReadopt(t *testing.T) {
 	if sbs, _ := n.rt.ListSandboxes(t.Context(), map[string]string{runtime.LabelPodUID: string(keep.UID)}); len(sbs) != 1 {
 		t.Errorf("keeper has %d sandboxes after the restart, want 1", len(sbs))
 	}
-	if body, err := httpGet("http://" + net.JoinHostPort(keep.Status.PodIP, "8080") + "/"); err != nil || !strings.Contains(body, "keeper") {
-		t.Errorf("re-adopted pod on its IP: %q %v", body, err)
-	}
+	eventually(t, 10*time.Second, func() string { // Running is not listening yet: no readiness probe here
+		if body, err := httpGet("http://" + net.JoinHostPort(keep.Status.PodIP, "8080") + "/"); err != nil || !strings.Contains(body, "keeper") {
+			return fmt.Sprintf("re-adopted pod on its IP: %q %v", body, err)
+		}
+		return ""
+	})
 	eventually(t, 30*time.Second, func() string {
 		if cs := containersOf(t, n.rt, doomed); len(cs) > 0 {
 			return fmt.Sprintf("the pod deleted meanwhile still has %d containers", len(cs))
