@@ -204,6 +204,7 @@ func TestContainerd(t *testing.T) {
 		t.Run("DeleteWithinGrace", n.testDeleteGrace)
 		t.Run("VolumesAndEnv", n.testVolumesAndEnv)
 		t.Run("HostNetwork", n.testHostNetwork)
+		t.Run("TerminationMessages", n.testTerminationMessages)
 	})
 	t.Run("AgentRestartReadopts", n.testReadopt)
 }
@@ -516,6 +517,33 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(hostDir, "out")); err != nil {
 		t.Errorf("hostPath content removed with the pod: %v", err)
 	}
+}
+
+// testTerminationMessages: what a container writes to its
+// terminationMessagePath is its terminated state's message; with
+// FallbackToLogsOnError a failed container's message is its log's end.
+func (n *ctrdNode) testTerminationMessages(t *testing.T) {
+	t.Parallel()
+	p := ctrdPod("farewell", containerdtest.Busybox, "sh", "-c", `echo "bye now" > /dev/termination-log; exit 0`)
+	p.Spec.RestartPolicy = corev1.RestartPolicyNever
+	p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "logs", Image: containerdtest.Busybox, ImagePullPolicy: corev1.PullNever,
+		Command: []string{"sh", "-c", "echo first; echo last words; exit 2"}, TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError},
+		corev1.Container{Name: "custom", Image: containerdtest.Busybox, ImagePullPolicy: corev1.PullNever,
+			Command: []string{"sh", "-c", "echo custom > /tmp/msg"}, TerminationMessagePath: "/tmp/msg"})
+	n.e.createPod(t, p, "n1")
+	want := map[string]string{"main": "bye now\n", "logs": "first\nlast words\n", "custom": "custom\n"}
+	p = n.waitPod(t, "farewell", 30*time.Second, func(p *corev1.Pod) string {
+		if len(p.Status.ContainerStatuses) != 3 {
+			return describe(p)
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if tr := cs.State.Terminated; tr == nil || tr.Message != want[cs.Name] {
+				return fmt.Sprintf("%s: %+v", cs.Name, cs.State)
+			}
+		}
+		return ""
+	})
+	n.deletePod(t, p)
 }
 
 // testHostNetwork: a host-network pod reports the node IP as its podIP and

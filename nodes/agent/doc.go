@@ -18,8 +18,9 @@
 // (nodes/lifecycle); this package is the shell around them.
 //
 // Pod files: with Config.VolumeDir the agent keeps each pod's volumes
-// (emptyDir, configMap, secret, downwardAPI, projected) and its
-// /etc/hosts under <VolumeDir>/<pod uid>, written atomically, and removes
+// (emptyDir, configMap, secret, downwardAPI, projected), its /etc/hosts
+// and its containers' termination message files under
+// <VolumeDir>/<pod uid>, written atomically, and removes
 // them when the pod is gone (also for pods deleted while it was down);
 // hostPath volumes are checked, never removed. A configMap or secret that
 // a container needs and that is missing is its CreateContainerConfigError.
