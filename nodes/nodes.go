@@ -245,7 +245,7 @@ func chooseRuntime(cfg Config) (name, why string, err error) {
 			return "", "", errors.New("nodes: the containerd runtime needs a state dir (--state-dir) for its daemon and pods")
 		}
 		if cfg.ContainerdAddress == "" {
-			if err := containerd.CanRun(""); err != nil {
+			if err := containerd.CanRun("", cfg.CNIPluginDirs...); err != nil {
 				return "", "", fmt.Errorf("nodes: %w", err)
 			}
 		}
@@ -259,7 +259,7 @@ func chooseRuntime(cfg Config) (name, why string, err error) {
 		case cfg.ContainerdAddress != "":
 			return RuntimeContainerd, "containerd socket given", nil
 		}
-		if err := containerd.CanRun(""); err != nil {
+		if err := containerd.CanRun("", cfg.CNIPluginDirs...); err != nil {
 			return RuntimeSimulated, err.Error(), nil
 		}
 		return RuntimeContainerd, "containerd is installed and can run", nil

@@ -204,6 +204,7 @@ func TestContainerd(t *testing.T) {
 		t.Run("DeleteWithinGrace", n.testDeleteGrace)
 		t.Run("VolumesAndEnv", n.testVolumesAndEnv)
 		t.Run("HostNetwork", n.testHostNetwork)
+		t.Run("TerminationMessages", n.testTerminationMessages)
 	})
 	t.Run("AgentRestartReadopts", n.testReadopt)
 }
@@ -518,6 +519,33 @@ func (n *ctrdNode) testVolumesAndEnv(t *testing.T) {
 	}
 }
 
+// testTerminationMessages: what a container writes to its
+// terminationMessagePath is its terminated state's message; with
+// FallbackToLogsOnError a failed container's message is its log's end.
+func (n *ctrdNode) testTerminationMessages(t *testing.T) {
+	t.Parallel()
+	p := ctrdPod("farewell", containerdtest.Busybox, "sh", "-c", `echo "bye now" > /dev/termination-log; exit 0`)
+	p.Spec.RestartPolicy = corev1.RestartPolicyNever
+	p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "logs", Image: containerdtest.Busybox, ImagePullPolicy: corev1.PullNever,
+		Command: []string{"sh", "-c", "echo first; echo last words; exit 2"}, TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError},
+		corev1.Container{Name: "custom", Image: containerdtest.Busybox, ImagePullPolicy: corev1.PullNever,
+			Command: []string{"sh", "-c", "echo custom > /tmp/msg"}, TerminationMessagePath: "/tmp/msg"})
+	n.e.createPod(t, p, "n1")
+	want := map[string]string{"main": "bye now\n", "logs": "first\nlast words\n", "custom": "custom\n"}
+	p = n.waitPod(t, "farewell", 30*time.Second, func(p *corev1.Pod) string {
+		if len(p.Status.ContainerStatuses) != 3 {
+			return describe(p)
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if tr := cs.State.Terminated; tr == nil || tr.Message != want[cs.Name] {
+				return fmt.Sprintf("%s: %+v", cs.Name, cs.State)
+			}
+		}
+		return ""
+	})
+	n.deletePod(t, p)
+}
+
 // testHostNetwork: a host-network pod reports the node IP as its podIP and
 // listens on the host.
 func (n *ctrdNode) testHostNetwork(t *testing.T) {
@@ -570,9 +598,12 @@ func (n *ctrdNode) testReadopt(t *testing.T) {
 	if sbs, _ := n.rt.ListSandboxes(t.Context(), map[string]string{runtime.LabelPodUID: string(keep.UID)}); len(sbs) != 1 {
 		t.Errorf("keeper has %d sandboxes after the restart, want 1", len(sbs))
 	}
-	if body, err := httpGet("http://" + net.JoinHostPort(keep.Status.PodIP, "8080") + "/"); err != nil || !strings.Contains(body, "keeper") {
-		t.Errorf("re-adopted pod on its IP: %q %v", body, err)
-	}
+	eventually(t, 10*time.Second, func() string { // Running is not listening yet: no readiness probe here
+		if body, err := httpGet("http://" + net.JoinHostPort(keep.Status.PodIP, "8080") + "/"); err != nil || !strings.Contains(body, "keeper") {
+			return fmt.Sprintf("re-adopted pod on its IP: %q %v", body, err)
+		}
+		return ""
+	})
 	eventually(t, 30*time.Second, func() string {
 		if cs := containersOf(t, n.rt, doomed); len(cs) > 0 {
 			return fmt.Sprintf("the pod deleted meanwhile still has %d containers", len(cs))

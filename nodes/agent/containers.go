@@ -74,6 +74,13 @@ func (w *worker) containerConfig(ctx context.Context, pod *corev1.Pod, podIP str
 	if hosts != "" && !slices.ContainsFunc(mounts, func(m runtime.Mount) bool { return m.ContainerPath == "/etc/hosts" }) {
 		mounts = append(mounts, runtime.Mount{HostPath: hosts, ContainerPath: "/etc/hosts"})
 	}
+	termHost, termPath, err := w.terminationLog(pod, c, s.Attempt)
+	if err != nil {
+		return runtime.ContainerConfig{}, fmt.Errorf("termination message file: %w", err)
+	}
+	if termHost != "" && !slices.ContainsFunc(mounts, func(m runtime.Mount) bool { return m.ContainerPath == termPath }) {
+		mounts = append(mounts, runtime.Mount{HostPath: termHost, ContainerPath: termPath})
+	}
 	labels := podLabels(pod)
 	labels[runtime.LabelContainerName] = c.Name
 	labels[runtime.LabelContainerKind] = s.Kind

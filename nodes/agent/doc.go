@@ -1,6 +1,6 @@
 // Package agent is Skiff's node agent, the kubelet of one node: it
 // registers the node's Node object, renews its Lease in kube-node-lease
-// (every 10 s by default) and reports the node's status, receives the
+// (every 2 s by default) and reports the node's status, receives the
 // pods bound to the node, and drives a runtime.Runtime so that each pod
 // runs as its spec says, reporting pod status as the kubelet does.
 //
@@ -16,6 +16,14 @@
 // the runtime's, asks lifecycle.Decide what to do, does it, and writes
 // lifecycle.Status when it changed. The decisions are pure
 // (nodes/lifecycle); this package is the shell around them.
+//
+// Pod files: with Config.VolumeDir the agent keeps each pod's volumes
+// (emptyDir, configMap, secret, downwardAPI, projected), its /etc/hosts
+// and its containers' termination message files under
+// <VolumeDir>/<pod uid>, written atomically, and removes
+// them when the pod is gone (also for pods deleted while it was down);
+// hostPath volumes are checked, never removed. A configMap or secret that
+// a container needs and that is missing is its CreateContainerConfigError.
 //
 // Restarts: the runtime keeps the agent's labels on sandboxes and
 // containers, so a restarted agent finds what it ran by pod UID: its

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -171,5 +172,39 @@ func TestWriteAtomic(t *testing.T) {
 	}
 	if len(names) != 3 { // a, ..data, one timestamped directory
 		t.Errorf("entries after update: %v", names)
+	}
+}
+
+func TestReadEnd(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	var b strings.Builder
+	for i := range 100 {
+		b.WriteString("line" + strconv.Itoa(i) + "\n")
+	}
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		max       int64
+		lines     int
+		tail      bool
+		wantStart string
+		wantLen   int
+	}{
+		{"head", 10, 0, false, "line0\nline", 10},
+		{"tail bytes", 12, 0, true, "ne98\nline99\n", 12},
+		{"tail lines", 2048, 3, true, "line97\n", len("line97\nline98\nline99\n")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := readEnd(p, tc.max, tc.lines, tc.tail)
+			if !strings.HasPrefix(got, tc.wantStart) || len(got) != tc.wantLen {
+				t.Errorf("readEnd = %q", got)
+			}
+		})
+	}
+	if got := readEnd(filepath.Join(t.TempDir(), "missing"), 10, 0, false); got != "" {
+		t.Errorf("missing file: %q", got)
 	}
 }

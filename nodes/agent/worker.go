@@ -36,8 +36,9 @@ type worker struct {
 
 	// Owned by the worker's goroutine.
 	mem       *lifecycle.Memory
-	deleted   bool      // the pod's deletion was requested
-	volumesAt time.Time // configMap and secret volumes last brought up to date
+	deleted   bool              // the pod's deletion was requested
+	volumesAt time.Time         // configMap and secret volumes last brought up to date
+	termMsgs  map[string]string // termination messages read, by container ID
 }
 
 func newWorker(a *Agent, pod *corev1.Pod) *worker {
@@ -94,6 +95,7 @@ func newer(a, b *corev1.Pod) bool {
 // run syncs the pod until it is gone and cleaned up, or ctx ends.
 func (w *worker) run(ctx context.Context) {
 	w.mem = lifecycle.NewMemory(time.Now())
+	w.termMsgs = map[string]string{}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -194,6 +196,9 @@ func (w *worker) observe(ctx context.Context, pod *corev1.Pod, gone bool) (*life
 		return nil, err
 	}
 	w.forget(cs)
+	if !gone {
+		w.terminationMessages(pod, cs)
+	}
 	return &lifecycle.Input{
 		Pod: pod, Gone: gone, Sandboxes: sbs, Containers: cs, Mem: w.mem, Now: time.Now(),
 		Backoff: a.cfg.Backoff, PullBackoff: a.cfg.PullBackoff,
@@ -216,6 +221,11 @@ func (w *worker) forget(cs []runtime.Container) {
 	for id := range w.mem.Kills {
 		if _, ok := state[id]; !ok {
 			delete(w.mem.Kills, id)
+		}
+	}
+	for id := range w.termMsgs {
+		if _, ok := state[id]; !ok {
+			delete(w.termMsgs, id)
 		}
 	}
 }

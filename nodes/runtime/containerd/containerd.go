@@ -86,13 +86,17 @@ type Runtime struct {
 }
 
 // CanRun reports whether a private daemon can run on this machine with
-// pod networking from the CNI plugins in DefaultCNIPluginDirs, and if not,
-// why (an error wrapping ErrUnavailable).
-func CanRun(binary string) error {
+// pod networking from the CNI plugins in cniDirs (none given:
+// DefaultCNIPluginDirs), and if not, why (an error wrapping
+// ErrUnavailable).
+func CanRun(binary string, cniDirs ...string) error {
 	if err := canRunDaemon(binary); err != nil {
 		return err
 	}
-	return findPlugins(DefaultCNIPluginDirs, neededPlugins)
+	if len(cniDirs) == 0 {
+		cniDirs = DefaultCNIPluginDirs
+	}
+	return findPlugins(cniDirs, neededPlugins)
 }
 
 // canRunDaemon is CanRun without the CNI plugins.

@@ -208,7 +208,9 @@ func (p *pod) stop(t *testing.T, id string, grace time.Duration) runtime.Contain
 // imports the archive, runs it, and reaches it from a second container of
 // the pod (they share the pod's network namespace).
 func TestWebserver(t *testing.T) {
-	rt := newRuntime(t)
+	need(t)
+	cfg := containerdtest.Config(t)
+	rt := open(t, cfg, true)
 	ctx := t.Context()
 	archive := containerdtest.WebserverArchive(t, "../../..")
 	f, err := os.Open(archive)
@@ -274,6 +276,12 @@ func TestWebserver(t *testing.T) {
 	}
 	if !strings.Contains(string(logs), "listening on :8080") || !strings.Contains(string(logs), "stopped") {
 		t.Errorf("log file: %q", logs)
+		daemonLog, _ := os.ReadFile(filepath.Join(cfg.StateDir, "containerd", "containerd.log"))
+		for line := range strings.Lines(string(daemonLog)) {
+			if strings.Contains(line, "level=error") || strings.Contains(line, "level=warn") || strings.Contains(line, web.ID) {
+				t.Logf("containerd: %s", strings.TrimSpace(line))
+			}
+		}
 	}
 }
 

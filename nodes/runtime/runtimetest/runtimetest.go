@@ -112,6 +112,27 @@ func (p *pod) wait(t *testing.T, h Harness, what string, ok func(runtime.Contain
 	return last
 }
 
+// waitFor polls the pod's container for up to d until ok holds, and
+// returns its last state (ok may not hold).
+func (p *pod) waitFor(t *testing.T, d time.Duration, ok func(runtime.Container) bool) runtime.Container {
+	t.Helper()
+	var last runtime.Container
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		cs, err := p.rt.ListContainers(t.Context(), map[string]string{runtime.LabelPodUID: p.labels[runtime.LabelPodUID]})
+		if err != nil {
+			t.Fatalf("ListContainers: %v", err)
+		}
+		for _, c := range cs {
+			if c.ID == p.ctr.ID {
+				if last = c; ok(c) {
+					return c
+				}
+			}
+		}
+	}
+	return last
+}
+
 func running(c runtime.Container) bool { return c.State == runtime.StateRunning }
 func exited(c runtime.Container) bool  { return c.State == runtime.StateExited }
 
@@ -214,10 +235,20 @@ func testSignals(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	p.wait(t, h, "running", running)
-	if err := rt.KillContainer(t.Context(), p.ctr.ID, runtime.SIGTERM); err != nil {
-		t.Fatal(err)
+	// A container is running before its process has set up its signal
+	// handlers (a shell's trap, say): SIGTERM again until it exits.
+	var c runtime.Container
+	for deadline := time.Now().Add(h.Timeout); ; {
+		if err := rt.KillContainer(t.Context(), p.ctr.ID, runtime.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if c = p.waitFor(t, 200*time.Millisecond, exited); c.State == runtime.StateExited || time.Now().After(deadline) {
+			break
+		}
 	}
-	c := p.wait(t, h, "exited on SIGTERM", exited)
+	if c.State != runtime.StateExited {
+		t.Fatalf("still running %v after SIGTERM: %+v", h.Timeout, c)
+	}
 	if c.ExitCode == 0 || c.ExitCode == 137 {
 		t.Errorf("exit code after SIGTERM %d, want the process's own (143 for the default handler)", c.ExitCode)
 	}
