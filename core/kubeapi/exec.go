@@ -331,14 +331,14 @@ func (s *Server) execRequest(ctx context.Context, node string, h bus.Header, bod
 		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("node %q: %v", node, err))
 	}
 	code, _ := strconv.Atoi(m.Header.Get(api.HdrCode))
-	switch {
-	case code == http.StatusOK:
+	switch code {
+	case http.StatusOK:
 		return m, nil
-	case code == http.StatusBadRequest:
+	case http.StatusBadRequest:
 		return nil, apierrors.NewBadRequest(string(m.Data))
-	case code == http.StatusNotFound:
-		return nil, apierrors.NewGone(string(m.Data))
-	case code == http.StatusServiceUnavailable:
+	case http.StatusNotFound: // the session ended on the node
+		return nil, apierrors.NewResourceExpired(string(m.Data))
+	case http.StatusServiceUnavailable:
 		return nil, apierrors.NewServiceUnavailable(string(m.Data))
 	}
 	return nil, apierrors.NewInternalError(fmt.Errorf("node %q: %s", node, m.Data))

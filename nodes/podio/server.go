@@ -307,7 +307,7 @@ func (s *Server) open(ctx context.Context, req api.LogRequest, o lineOpts) (curs
 	if err != nil {
 		return cursor{}, "", fmt.Errorf("open log: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	st, err := f.Stat()
 	if err != nil {
 		return cursor{}, "", fmt.Errorf("open log: %w", err)
@@ -403,7 +403,7 @@ func readAt(path string, buf []byte, off int64) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read log: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	n, err := f.ReadAt(buf, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return n, fmt.Errorf("read log: %w", err)
