@@ -255,8 +255,18 @@ func (s *Server) streamExec(ctx context.Context, conn *websocket.Conn, node, ses
 			default:
 				continue
 			}
-			if _, err := s.execRequest(ctx, node, h, body, 0); err != nil {
-				return
+			for {
+				rep, err := s.execRequest(ctx, node, h, body, api.MaxExecWait)
+				if err != nil {
+					return
+				}
+				// A command that does not read its stdin takes part of
+				// it; the rest waits here, and so does the client.
+				n, err := strconv.Atoi(rep.Header.Get(api.HdrExecWritten))
+				if err != nil || n >= len(body) || h.Get(api.HdrExecOp) != api.ExecOpWrite {
+					break
+				}
+				body = body[n:]
 			}
 		}
 	}()
