@@ -212,7 +212,15 @@ func TestExec(t *testing.T) {
 		go func() {
 			defer close(wrote)
 			for rest := in[n:]; ; {
-				m := c.do(api.ExecOpWrite, id, rest, api.HdrExecEOF, "true")
+				h := bus.Header{}
+				h.Set(api.HdrExecOp, api.ExecOpWrite)
+				h.Set(api.HdrExecSession, id)
+				h.Set(api.HdrExecEOF, "true")
+				m, err := conn.Request(t.Context(), &bus.Msg{Subject: subjects.PodExec("n1"), Header: h, Data: rest})
+				if err != nil {
+					t.Errorf("write: %v", err) // not Fatal: another goroutine
+					return
+				}
 				k, _ := strconv.Atoi(m.Header.Get(api.HdrExecWritten))
 				if k >= len(rest) || m.Header.Get(api.HdrCode) != "200" {
 					return
