@@ -1,13 +1,7 @@
 package subjects
 
-// Subjects and buckets of the node-side pod I/O (container logs) and of
-// images pushed without a registry. The protocol is in
-// docs/api-over-nats.md; images are described in docs/images.md.
-
-// ImagesBucket is the JetStream Object Store bucket of images pushed with
-// `skiff image push`: each image is an OCI archive stored under its
-// manifest digest ("sha256:..."), and each name:tag is a link to it.
-const ImagesBucket = "images"
+// Subjects of pod I/O served by node agents (container logs, exec); the
+// protocols are in docs/api-over-nats.md.
 
 // PodLogs is the subject on which node's agent answers log requests for
 // the pods bound to it (request/reply, no queue group: one agent per node).

@@ -92,7 +92,7 @@ func TestKubectlContainerd(t *testing.T) {
 	c := startKubectlClusterOn(t, "containerd")
 	bin := filepath.Join(filepath.Dir(c.dir), "skiff")
 	archive := filepath.Join(t.TempDir(), "web.tar")
-	build := exec.CommandContext(t.Context(), filepath.Join(goruntime.GOROOT(), "bin", "go"), "run", "./examples/webserver/build", "-o", archive)
+	build := exec.CommandContext(t.Context(), "go", "run", "./examples/webserver/build", "-o", archive)
 	build.Dir = "../.."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go run ./examples/webserver/build: %v\n%s", err, out)

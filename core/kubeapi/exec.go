@@ -255,8 +255,18 @@ func (s *Server) streamExec(ctx context.Context, conn *websocket.Conn, node, ses
 			default:
 				continue
 			}
-			if _, err := s.execRequest(ctx, node, h, body, 0); err != nil {
-				return
+			for {
+				rep, err := s.execRequest(ctx, node, h, body, api.MaxExecWait)
+				if err != nil {
+					return
+				}
+				// A command that does not read its stdin takes part of
+				// it; the rest waits here, and so does the client.
+				n, err := strconv.Atoi(rep.Header.Get(api.HdrExecWritten))
+				if err != nil || n >= len(body) || h.Get(api.HdrExecOp) != api.ExecOpWrite {
+					break
+				}
+				body = body[n:]
 			}
 		}
 	}()
@@ -331,14 +341,14 @@ func (s *Server) execRequest(ctx context.Context, node string, h bus.Header, bod
 		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("node %q: %v", node, err))
 	}
 	code, _ := strconv.Atoi(m.Header.Get(api.HdrCode))
-	switch {
-	case code == http.StatusOK:
+	switch code {
+	case http.StatusOK:
 		return m, nil
-	case code == http.StatusBadRequest:
+	case http.StatusBadRequest:
 		return nil, apierrors.NewBadRequest(string(m.Data))
-	case code == http.StatusNotFound:
-		return nil, apierrors.NewGone(string(m.Data))
-	case code == http.StatusServiceUnavailable:
+	case http.StatusNotFound: // the session ended on the node
+		return nil, apierrors.NewResourceExpired(string(m.Data))
+	case http.StatusServiceUnavailable:
 		return nil, apierrors.NewServiceUnavailable(string(m.Data))
 	}
 	return nil, apierrors.NewInternalError(fmt.Errorf("node %q: %s", node, m.Data))

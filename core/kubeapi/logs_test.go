@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiffhq/skiff/bus"
+	"github.com/skiffhq/skiff/bus/subjects"
 	"github.com/skiffhq/skiff/core/controlplane"
 	"github.com/skiffhq/skiff/nodes"
 	"github.com/skiffhq/skiff/nodes/agent"
@@ -30,8 +32,9 @@ import (
 // logPlane is a control plane with one simulated node, "n1", whose
 // container logs are files under logDir.
 type logPlane struct {
-	cs     *kubernetes.Clientset
-	logDir string
+	cs      *kubernetes.Clientset
+	logDir  string
+	natsURL string
 }
 
 func startLogPlane(t *testing.T) *logPlane {
@@ -91,7 +94,7 @@ func startLogPlane(t *testing.T) *logPlane {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &logPlane{cs: cs, logDir: filepath.Join(dir, "node", "n1", "pods")}
+	return &logPlane{cs: cs, logDir: filepath.Join(dir, "node", "n1", "pods"), natsURL: in.NATSURL}
 }
 
 // runPod creates a pod bound to n1 and waits until its containers have
@@ -313,6 +316,79 @@ func TestPodLogs(t *testing.T) {
 			case <-timeout:
 				t.Fatal("follow: the stream did not end after the container stopped")
 			}
+		}
+	})
+	t.Run("flow control", func(t *testing.T) {
+		// A follower that stops reading: the API server stops asking the
+		// node for chunks once the connection's buffers are full, instead
+		// of reading the whole 48 MiB log into memory.
+		ctx := testContext(t)
+		fc := p.runPod(t, podOf("flow", "c"), 1)
+		batch := make([]string, 48<<10)
+		line := strings.Repeat("z", 1000)
+		for i := range batch {
+			batch[i] = line
+		}
+		p.appendLog(t, fc, "c", 0, time.Now(), batch...)
+		conn, err := bus.Connect(ctx, bus.ConnConfig{URL: p.natsURL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var mu sync.Mutex
+		asked := 0
+		sctx, stop := context.WithCancel(ctx)
+		served := make(chan error, 1)
+		counting := make(chan struct{})
+		go func() {
+			// A second subscriber that only counts (it never answers).
+			served <- conn.Serve(sctx, bus.ServeConfig{Subject: subjects.PodLogs("n1"), Workers: 1, Ready: func() { close(counting) }},
+				func(context.Context, *bus.Msg) *bus.Msg {
+					mu.Lock()
+					asked++
+					mu.Unlock()
+					return nil
+				})
+		}()
+		<-counting
+		rc, err := p.cs.CoreV1().Pods("default").GetLogs("flow", &corev1.PodLogOptions{Follow: true}).Stream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		count := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return asked
+		}
+		// Wait until the requests stop (none for half a second).
+		last, since := -1, time.Now()
+		for deadline := time.Now().Add(30 * time.Second); time.Since(since) < 500*time.Millisecond; time.Sleep(20 * time.Millisecond) {
+			if n := count(); n != last {
+				last, since = n, time.Now()
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("still asking for chunks after 30s (%d)", last)
+			}
+		}
+		total := (48<<10)*1001 + len("container c started (simulated)\n")
+		if chunks := total / (64 << 10); last > chunks/2 {
+			t.Fatalf("a reader that reads nothing made the API server ask for %d of the %d chunks", last, chunks)
+		}
+		t.Logf("stalled reader: %d chunk requests of %d", last, total/(64<<10))
+		// Reading resumes the stream where it stopped.
+		buf := make([]byte, 1<<20)
+		got := 0
+		for got < total {
+			n, err := rc.Read(buf)
+			got += n
+			if err != nil {
+				t.Fatalf("read after %d of %d bytes: %v", got, total, err)
+			}
+		}
+		stop()
+		if err := <-served; err != nil {
+			t.Fatal(err)
 		}
 	})
 	t.Run("slow reader", func(t *testing.T) {

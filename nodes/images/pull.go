@@ -222,7 +222,7 @@ func (p *Puller) doImport(ctx context.Context, s *blobs.Store, digest, name stri
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read-only: nothing to flush
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {

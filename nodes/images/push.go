@@ -138,7 +138,7 @@ func load(path, dir string) (v1.Image, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	entries, err := tarNames(f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w: %v", path, ErrNotArchive, err)
@@ -299,7 +299,7 @@ func addFile(tw *tar.Writer, dir, rel string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	st, err := f.Stat()
 	if err != nil {
 		return err

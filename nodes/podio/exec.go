@@ -142,12 +142,18 @@ func (s *Server) handleExec(ctx context.Context, m *bus.Msg) *bus.Msg {
 			if ss.stdin == nil {
 				return badRequest("exec session %q has no stdin", id)
 			}
-			if _, err := ss.stdin.write(ctx, m.Data); err != nil {
+			wctx, cancel := context.WithTimeout(ctx, s.cfg.StdinWait)
+			n, err := ss.stdin.write(wctx, m.Data)
+			cancel()
+			switch {
+			case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+				// The command is not reading: the caller sends the rest later.
+			case err != nil:
 				return fmt.Errorf("stdin: %w", err)
-			}
-			if m.Header.Get(api.HdrExecEOF) == "true" {
+			case m.Header.Get(api.HdrExecEOF) == "true":
 				ss.stdin.closeWrite()
 			}
+			h.Set(api.HdrExecWritten, strconv.Itoa(n))
 			return nil
 		case api.ExecOpResize:
 			ss, err := s.execs.get(id)

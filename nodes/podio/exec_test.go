@@ -67,6 +67,17 @@ func (s *shell) Exec(ctx context.Context, _ string, req runtime.ExecRequest) (in
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
+	case "lazycat":
+		// Reads nothing until told to (a line on its stdin would be read
+		// by then anyway: it waits for a resize).
+		select {
+		case <-req.Resize:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		if _, err := io.Copy(req.Stdout, req.Stdin); err != nil {
+			return 0, err
+		}
 	case "fail":
 		n, _ := strconv.Atoi(arg)
 		return n, nil
@@ -143,7 +154,8 @@ func TestExec(t *testing.T) {
 	defer conn.Close()
 	rt := &shell{}
 	ready := make(chan struct{})
-	s, err := podio.New(podio.Config{Node: "n1", Runtime: rt, LogDir: t.TempDir(), Ready: func() { close(ready) }})
+	s, err := podio.New(podio.Config{Node: "n1", Runtime: rt, LogDir: t.TempDir(),
+		StdinWait: 50 * time.Millisecond, Ready: func() { close(ready) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,6 +192,46 @@ func TestExec(t *testing.T) {
 		c.do(api.ExecOpWrite, id, []byte("two"), api.HdrExecEOF, "true")
 		if out, _, code := c.drain(id); out != "one two" || code != "0" {
 			t.Fatalf("cat: %q %s", out, code)
+		}
+	})
+	t.Run("stdin not read", func(t *testing.T) {
+		// 1 MiB for a command that reads nothing yet: the pipe takes what
+		// fits, and the write answers with that count instead of blocking.
+		id, _ := c.start(api.ExecStart{Command: []string{"lazycat"}, Stdin: true})
+		in := bytes.Repeat([]byte("i"), 1<<20)
+		m := c.do(api.ExecOpWrite, id, in)
+		n, _ := strconv.Atoi(m.Header.Get(api.HdrExecWritten))
+		if m.Header.Get(api.HdrCode) != "200" || n <= 0 || n >= len(in) {
+			t.Fatalf("write to a command that reads nothing: %s, took %d of %d", m.Header.Get(api.HdrCode), n, len(in))
+		}
+		b, _ := json.Marshal(api.ExecResize{Width: 1, Height: 1})
+		c.do(api.ExecOpResize, id, b) // now it reads
+		// The rest goes in while the output comes out, as the API server
+		// does it (the command's output would fill its pipe otherwise).
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			for rest := in[n:]; ; {
+				h := bus.Header{}
+				h.Set(api.HdrExecOp, api.ExecOpWrite)
+				h.Set(api.HdrExecSession, id)
+				h.Set(api.HdrExecEOF, "true")
+				m, err := conn.Request(t.Context(), &bus.Msg{Subject: subjects.PodExec("n1"), Header: h, Data: rest})
+				if err != nil {
+					t.Errorf("write: %v", err) // not Fatal: another goroutine
+					return
+				}
+				k, _ := strconv.Atoi(m.Header.Get(api.HdrExecWritten))
+				if k >= len(rest) || m.Header.Get(api.HdrCode) != "200" {
+					return
+				}
+				rest = rest[k:]
+			}
+		}()
+		out, _, code := c.drain(id)
+		<-wrote
+		if len(out) != len(in) || code != "0" {
+			t.Fatalf("lazycat: %d bytes, exit %s", len(out), code)
 		}
 	})
 	t.Run("tty resize", func(t *testing.T) {

@@ -84,6 +84,7 @@ func cut(data []byte, o lineOpts, final, full bool) (out []byte, used int) {
 	if !o.perLine() {
 		return data, len(data)
 	}
+	out = make([]byte, 0, len(data)+len(data)/4)
 	for used < len(data) {
 		nl := bytes.IndexByte(data[used:], '\n')
 		if nl < 0 {

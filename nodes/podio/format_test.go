@@ -157,3 +157,46 @@ func TestCheckNames(t *testing.T) {
 		}
 	}
 }
+
+func FuzzCut(f *testing.F) {
+	f.Add([]byte("2026-12-01T10:00:00Z stdout F a\nb\n2026-12-01T10:00:01Z part"), true, false, true)
+	f.Add([]byte("\n\n\n"), false, true, false)
+	f.Fuzz(func(t *testing.T, data []byte, timestamps, final, full bool) {
+		since := time.Date(2026, 12, 1, 10, 0, 0, 500, time.UTC)
+		for _, o := range []lineOpts{{format: Timestamped, timestamps: timestamps}, {format: Timestamped, since: since}, {format: Raw}} {
+			out, used := cut(data, o, final, full)
+			if used < 0 || used > len(data) {
+				t.Fatalf("used %d of %d", used, len(data))
+			}
+			if o.format == Raw && (used != len(data) || string(out) != string(data)) {
+				t.Fatal("raw data changed")
+			}
+			if final && used != len(data) {
+				t.Fatalf("final: used %d of %d", used, len(data))
+			}
+		}
+		if _, err := parseCursor(string(data)); err == nil {
+			c, _ := parseCursor(string(data))
+			if again, err := parseCursor(c.String()); err != nil || again != c {
+				t.Fatalf("cursor %q does not round-trip", data)
+			}
+		}
+	})
+}
+
+func BenchmarkCut(b *testing.B) {
+	var data []byte
+	for i := 0; len(data) < 64<<10; i++ {
+		data = append(data, "2026-12-01T10:00:00.123456789Z stdout F GET /healthz 200 0.2ms request id 0f2c8e\n"...)
+	}
+	data = data[:64<<10]
+	for _, o := range []lineOpts{{format: Raw}, {format: Timestamped}, {format: Timestamped, timestamps: true, since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}} {
+		b.Run(map[Format]string{Raw: "raw", Timestamped: "timestamped"}[o.format]+map[bool]string{true: "+ts", false: ""}[o.timestamps], func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				cut(data, o, false, true)
+			}
+		})
+	}
+}

@@ -51,6 +51,10 @@ type Config struct {
 	// (default 25 ms) and StatePoll how often it asks the runtime whether
 	// the container still runs (default 250 ms).
 	Poll, StatePoll time.Duration
+	// StdinWait bounds how long an exec write waits for a command that
+	// does not read its stdin before it answers with what was taken
+	// (default and at most api.MaxExecWait).
+	StdinWait time.Duration
 	// Ready, if set, is called once the server takes requests.
 	Ready func()
 	// Logger receives the log; nil discards it.
@@ -88,6 +92,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.StatePoll <= 0 {
 		cfg.StatePoll = 250 * time.Millisecond
+	}
+	if cfg.StdinWait <= 0 || cfg.StdinWait > api.MaxExecWait {
+		cfg.StdinWait = api.MaxExecWait
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -307,7 +314,7 @@ func (s *Server) open(ctx context.Context, req api.LogRequest, o lineOpts) (curs
 	if err != nil {
 		return cursor{}, "", fmt.Errorf("open log: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	st, err := f.Stat()
 	if err != nil {
 		return cursor{}, "", fmt.Errorf("open log: %w", err)
@@ -403,7 +410,7 @@ func readAt(path string, buf []byte, off int64) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read log: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	n, err := f.ReadAt(buf, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return n, fmt.Errorf("read log: %w", err)

@@ -56,6 +56,11 @@ const (
 	HdrExecExit = "Skiff-Exec-Exit"
 	// HdrExecEOF on a write: close the command's stdin after the body.
 	HdrExecEOF = "Skiff-Exec-EOF"
+	// HdrExecWritten on a write's reply: how many bytes of the body the
+	// command's stdin took; a write that the command does not read within
+	// MaxExecWait takes less than all, and the rest must be sent again
+	// (with HdrExecEOF, if it was set).
+	HdrExecWritten = "Skiff-Exec-Written"
 )
 
 // Limits of the exec protocol.
