@@ -131,3 +131,63 @@ func TestSwapInEveryReplica(t *testing.T) {
 		t.Fatalf("%s does not lead", other.Identity())
 	}
 }
+
+// TestSwapRetriesRejectedPods: a pod the serving version rejects waits
+// among the unschedulable pods; the version that accepts it is swapped
+// in, and the pod is retried and bound at once (not at the queue's
+// periodic flush).
+func TestSwapRetriesRejectedPods(t *testing.T) {
+	team := plugintest.Build(t, teamPkg)
+	e := start(t)
+	ctx := t.Context()
+	mods := &memModules{m: map[string][]byte{}}
+	digest := mods.add(team)
+	n := teamNode("squad-node", "")
+	delete(n.Labels, "team")
+	n.Labels["squad"] = "green"
+	if _, err := client.For[*corev1.Node](e.c).Create(ctx, n, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pls := client.For[*skiffv1alpha1.Plugin](e.c)
+	settings := map[string]string{"v1": "", "v2": `{"label":"squad"}`}
+	if _, err := pls.Create(ctx, pluginObject("team", digest, len(team), "v1", settings), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sp := &skiffv1alpha1.SchedulerProfile{ObjectMeta: metav1.ObjectMeta{Name: "teams"},
+		Spec: skiffv1alpha1.SchedulerProfileSpec{SchedulerName: "teams", Plugins: []skiffv1alpha1.ProfilePlugin{{Name: "team"}}}}
+	if _, err := client.For[*skiffv1alpha1.SchedulerProfile](e.c).Create(ctx, sp, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := scheduler.New(scheduler.Config{Client: e.c, Identity: "s", Logger: testLogger(t),
+		PodInitialBackoff: 100 * time.Millisecond, PodMaxBackoff: time.Second, LeaderElection: scheduler.LeaderElection{Disabled: true},
+		Modules: mods, Host: plugins.Config{CallTimeout: 5 * time.Second}, StatusInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(rctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	pods := client.For[*corev1.Pod](e.c)
+	if _, err := pods.Create(ctx, teamPod("green", "green"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, func() error {
+		p, err := pods.Get(ctx, "default", "green")
+		if err != nil {
+			return err
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Reason == corev1.PodReasonUnschedulable &&
+				strings.Contains(c.Message, "didn't match the pod's team") {
+				return nil
+			}
+		}
+		return fmt.Errorf("green not rejected by the team plugin yet: %+v", p.Status.Conditions)
+	})
+	setSpec(t, pls, "team", pluginObject("team", digest, len(team), "v2", settings).Spec)
+	if got := boundTo(t, e, "green", 60*time.Second); got != "squad-node" {
+		t.Fatalf("green bound to %s", got)
+	}
+}
