@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -119,14 +120,6 @@ func toPodPlan(pl Placement) plan.PodPlan {
 	for _, r := range pl.Rejected {
 		pp.Rejected = append(pp.Rejected, plan.Rejection{Node: r.Node, Plugin: r.Plugin, Reason: r.Status.Message()})
 	}
-	slices.SortStableFunc(pp.Rejected, func(a, b plan.Rejection) int {
-		if a.Node < b.Node {
-			return -1
-		}
-		if a.Node > b.Node {
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(pp.Rejected, func(a, b plan.Rejection) int { return strings.Compare(a.Node, b.Node) })
 	return pp
 }

@@ -142,11 +142,15 @@ func mergeReplica(st *skiffv1alpha1.PluginStatus, e skiffv1alpha1.PluginReplicaS
 	if leading || st.State == "" {
 		st.ObservedGeneration, st.Version, st.State, st.Message = e.ObservedGeneration, e.Version, e.State, e.Message
 	}
-	st.Calls, st.Errors, st.P99Micros = 0, 0, 0
+	st.Calls, st.Errors, st.P99Micros, st.LastError = 0, 0, 0, ""
+	var latest metav1.Time
 	for _, r := range rs {
 		st.Calls += r.Calls
 		st.Errors += r.Errors
 		st.P99Micros = max(st.P99Micros, r.P99Micros)
+		if r.LastError != "" && !r.Updated.Before(&latest) {
+			st.LastError, latest = r.LastError, r.Updated
+		}
 	}
 }
 

@@ -29,8 +29,9 @@ import (
 // priority, then the fewest victims, then the lowest sum of priorities,
 // then the latest-started victims, then the node name.
 //
-// Differences from kube-scheduler: PodDisruptionBudgets are not
-// considered (Skiff has none); plugins whose Filter reads state computed
+// Differences from kube-scheduler: when no node was rejected for a reason
+// evictions could remove, the message says nothing of preemption;
+// PodDisruptionBudgets are not considered (Skiff has none); plugins whose Filter reads state computed
 // at PreFilter over the whole cluster (InterPodAffinity,
 // PodTopologySpread) see the state before the evictions, so preemption
 // never relies on evictions changing what they decide; a pod whose
@@ -96,6 +97,12 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 		if best == nil || better(c, best) {
 			best = c
 		}
+	}
+	if best == nil && noVictims == 0 {
+		// No rejection evictions could remove: nothing to say (where
+		// kube-scheduler adds "N Preemption is not helpful for
+		// scheduling").
+		return nil, framework.NewStatus(framework.Unschedulable)
 	}
 	if best == nil {
 		var parts []string

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -21,7 +22,7 @@ func PrintList(w io.Writer, ps []*skiffv1alpha1.Plugin) error {
 		st := p.Status
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\n", p.Name, p.Spec.Kind, p.Spec.Version,
 			orDash(st.Version), orDash(string(st.State)), ShortDigest(p.Spec.Digest), size(p.Spec.Size),
-			st.Calls, st.Errors, latency(st.P99Micros), len(st.Replicas), orDash(oneLine(st.Message)))
+			st.Calls, st.Errors, latency(st.P99Micros), len(st.Replicas), orDash(oneLine(cmp.Or(st.Message, st.LastError))))
 	}
 	return tw.Flush()
 }

@@ -49,6 +49,7 @@ func (PluginStatus) SwaggerDoc() map[string]string {
 		"calls":              "Filter and score calls, summed over the replicas.",
 		"errors":             "Failed calls and loads, summed over the replicas.",
 		"p99Micros":          "The worst replica's 99th percentile call latency, in microseconds.",
+		"lastError":          "The latest failed call any replica reported.",
 		"replicas":           "Each scheduler replica's report.",
 	}
 }

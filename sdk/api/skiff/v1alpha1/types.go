@@ -118,6 +118,8 @@ type PluginStatus struct {
 	Errors int64 `json:"errors,omitempty"`
 	// P99 is the calls' 99th percentile latency, in microseconds.
 	P99Micros int64 `json:"p99Micros,omitempty"`
+	// LastError is the latest call failure any replica reported.
+	LastError string `json:"lastError,omitempty"`
 	// Replicas are the replicas' reports, by replica name.
 	Replicas []PluginReplicaStatus `json:"replicas,omitempty"`
 }
