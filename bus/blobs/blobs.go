@@ -151,3 +151,30 @@ func (s *Store) List(ctx context.Context) ([]Info, error) {
 	}
 	return out, nil
 }
+
+// PutOnce stores data as object name unless an object of that name and
+// size is already there: for content-addressed names (a digest), where the
+// same name means the same bytes and a second upload is a no-op.
+func (s *Store) PutOnce(ctx context.Context, name string, data []byte) error {
+	if oi, err := s.obs.GetInfo(ctx, name); err == nil && oi.Size == uint64(len(data)) {
+		return nil
+	}
+	if _, err := s.obs.PutBytes(ctx, name, data); err != nil {
+		return fmt.Errorf("blobs: put %s: %w", name, err)
+	}
+	return nil
+}
+
+// ReadAll returns object name's bytes whole (following a link), or
+// ErrNotFound. For small objects such as plugin modules; stream large ones
+// with Open.
+func (s *Store) ReadAll(ctx context.Context, name string) ([]byte, error) {
+	b, err := s.obs.GetBytes(ctx, name)
+	if notFound(err) {
+		return nil, fmt.Errorf("blobs: %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blobs: get %s: %w", name, err)
+	}
+	return b, nil
+}

@@ -113,3 +113,32 @@ func TestStore(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPutOnceReadAll: content-addressed objects are stored once, read
+// whole, and survive a server restart.
+func TestPutOnceReadAll(t *testing.T) {
+	srv := bustest.Start(t)
+	conn := srv.Connect(t)
+	s, err := blobs.Open(t.Context(), conn, blobs.Config{Bucket: "modules"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadAll(t.Context(), "sha256:none"); !errors.Is(err, blobs.ErrNotFound) {
+		t.Fatalf("ReadAll of a missing name: %v, want ErrNotFound", err)
+	}
+	data := bytes.Repeat([]byte("wasm"), 300_000) // several chunks
+	for range 2 {
+		if err := s.PutOnce(t.Context(), "sha256:abc", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Restart()
+	conn = srv.Connect(t)
+	s2, err := blobs.Open(t.Context(), conn, blobs.Config{Bucket: "modules"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s2.ReadAll(t.Context(), "sha256:abc"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("after restart: %d bytes, %v; want %d", len(got), err, len(data))
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/skiffhq/skiff/bus/blob"
+	"github.com/skiffhq/skiff/bus/blobs"
 	"github.com/skiffhq/skiff/plugins"
 )
 
@@ -16,7 +16,7 @@ import (
 // right digest, else from the Object Store (and then keeps a copy in
 // Dir). The zero Dir keeps nothing on disk.
 type Modules struct {
-	Blobs *blob.Store
+	Blobs *blobs.Store
 	Dir   string
 }
 
@@ -34,9 +34,9 @@ func (m *Modules) Module(ctx context.Context, digest string) ([]byte, error) {
 		}
 	}
 	if m.Blobs == nil {
-		return nil, fmt.Errorf("registry: module %s: %w", digest, blob.ErrNotFound)
+		return nil, fmt.Errorf("registry: module %s: %w", digest, blobs.ErrNotFound)
 	}
-	b, err := m.Blobs.Get(ctx, digest)
+	b, err := m.Blobs.ReadAll(ctx, digest)
 	if err != nil {
 		return nil, err
 	}

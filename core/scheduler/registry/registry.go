@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/skiffhq/skiff/bus"
-	"github.com/skiffhq/skiff/bus/blob"
+	"github.com/skiffhq/skiff/bus/blobs"
 	"github.com/skiffhq/skiff/bus/subjects"
 	"github.com/skiffhq/skiff/plugins"
 	skiffv1alpha1 "github.com/skiffhq/skiff/sdk/api/skiff/v1alpha1"
@@ -35,12 +35,12 @@ var wasmMagic = []byte{0x00, 'a', 's', 'm'}
 // Registry is the uploaded plugins of one cluster.
 type Registry struct {
 	plugins *client.Typed[*skiffv1alpha1.Plugin]
-	blobs   *blob.Store
+	blobs   *blobs.Store
 	now     func() time.Time
 }
 
 // New returns the registry over c and the module bucket blobs.
-func New(c *client.Client, blobs *blob.Store) *Registry {
+func New(c *client.Client, blobs *blobs.Store) *Registry {
 	return &Registry{plugins: client.For[*skiffv1alpha1.Plugin](c), blobs: blobs, now: time.Now}
 }
 
@@ -59,8 +59,8 @@ func Open(ctx context.Context, conn *bus.Conn) (*Registry, error) {
 }
 
 // OpenBucket opens (creating it when missing) the modules' bucket.
-func OpenBucket(ctx context.Context, conn *bus.Conn) (*blob.Store, error) {
-	return blob.Open(ctx, conn, blob.Config{Bucket: subjects.PluginsBucket})
+func OpenBucket(ctx context.Context, conn *bus.Conn) (*blobs.Store, error) {
+	return blobs.Open(ctx, conn, blobs.Config{Bucket: subjects.PluginsBucket})
 }
 
 // Push is one upload.
@@ -123,7 +123,7 @@ func (r *Registry) Push(ctx context.Context, p Push) (*skiffv1alpha1.Plugin, err
 		return nil, err
 	}
 	digest := plugins.Digest(p.Wasm)
-	if err := r.blobs.Put(ctx, digest, p.Wasm); err != nil {
+	if err := r.blobs.PutOnce(ctx, digest, p.Wasm); err != nil {
 		return nil, err
 	}
 	var settings *runtime.RawExtension

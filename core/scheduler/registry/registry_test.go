@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/skiffhq/skiff/bus/blob"
+	"github.com/skiffhq/skiff/bus/blobs"
 	"github.com/skiffhq/skiff/bus/bustest"
 	"github.com/skiffhq/skiff/bus/store"
 	"github.com/skiffhq/skiff/bus/subjects"
@@ -27,7 +27,7 @@ const teamPkg = "github.com/skiffhq/skiff/examples/plugins/team"
 
 // start runs a NATS server and an API server and returns the registry
 // over them and the module bucket.
-func start(t *testing.T) (*registry.Registry, *blob.Store, *client.Client) {
+func start(t *testing.T) (*registry.Registry, *blobs.Store, *client.Client) {
 	t.Helper()
 	ns := bustest.Start(t)
 	conn := ns.Connect(t)
@@ -179,7 +179,7 @@ func TestPushAndRollback(t *testing.T) {
 	if _, err := m.Module(ctx, "sha256:../../etc/passwd"); err == nil {
 		t.Fatal("Module accepted a digest that is a path")
 	}
-	if _, err := m.Module(ctx, "sha256:"+strings.Repeat("0", 64)); !errors.Is(err, blob.ErrNotFound) {
-		t.Fatalf("Module of an unknown digest: %v, want blob.ErrNotFound", err)
+	if _, err := m.Module(ctx, "sha256:"+strings.Repeat("0", 64)); !errors.Is(err, blobs.ErrNotFound) {
+		t.Fatalf("Module of an unknown digest: %v, want blobs.ErrNotFound", err)
 	}
 }
