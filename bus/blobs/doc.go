@@ -1,5 +1,5 @@
 // Package blobs stores large immutable byte streams in a JetStream Object
-// Store bucket (images pushed without a registry; room for plugin modules):
+// Store bucket (images pushed without a registry, uploaded plugin modules):
 // objects are written once under a name their writer chooses (a content
 // digest), and named links point at them so that a readable name (an image
 // name:tag) can move to new content. It moves bytes and small string
