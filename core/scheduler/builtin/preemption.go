@@ -98,12 +98,6 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 			best = c
 		}
 	}
-	if best == nil && noVictims == 0 {
-		// No rejection evictions could remove: nothing to say (where
-		// kube-scheduler adds "N Preemption is not helpful for
-		// scheduling").
-		return nil, framework.NewStatus(framework.Unschedulable)
-	}
 	if best == nil {
 		var parts []string
 		if noVictims > 0 {
