@@ -186,10 +186,9 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	}
 	creator := cio.NullIO
 	if p := rec.Labels[labelLogPath]; p != "" {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("containerd: start %s: log dir: %w", id, err)
+		if creator, err = logIO(p); err != nil {
+			return fmt.Errorf("containerd: start %s: %w", id, err)
 		}
-		creator = cio.LogFile(p)
 	}
 	task, err := c.NewTask(ctx, creator)
 	if err != nil {
@@ -206,6 +205,48 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// logIO is the IO of a task whose shim appends the container's stdout
+// and stderr to the file at path, which it creates (with its directory).
+//
+// The streams name the file by two spellings of its path, not by
+// cio.LogFile's one file:// URI. Given one name for both, the runc shim
+// (containerd 1.6 to 2.x, process/io.go copyPipes) copies both pipes
+// into one descriptor, and its stdout copier closes that descriptor when
+// it reaches EOF at the container's exit, even while the stderr copier
+// still has output to drain from its pipe: that output (often a crash's
+// last words, or a Go program's log) was lost, the shim logging only
+// "error copying stderr". Given two names, the shim opens the file once
+// per stream and each copier closes only its own descriptor; both append
+// (O_APPEND), so no write overwrites another. A name with no scheme is a
+// FIFO or, as here, a regular file the shim opens without creating it.
+func logIO(path string) (cio.Creator, error) {
+	path, err := filepath.Abs(path) // the shim runs in the bundle directory
+	if err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("log dir: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	cfg := cio.Config{Stdout: path, Stderr: filepath.Dir(path) + "/./" + filepath.Base(path)}
+	return func(string) (cio.IO, error) { return shimIO(cfg), nil }, nil
+}
+
+// shimIO is task IO the shim does all of: the client has nothing to
+// copy, wait for or close.
+type shimIO cio.Config
+
+func (s shimIO) Config() cio.Config { return cio.Config(s) }
+func (shimIO) Cancel()              {}
+func (shimIO) Wait()                {}
+func (shimIO) Close() error         { return nil }
 
 // KillContainer implements runtime.Runtime.
 func (r *Runtime) KillContainer(ctx context.Context, id string, sig runtime.Signal) error {
@@ -272,7 +313,10 @@ func (r *Runtime) ListContainers(ctx context.Context, match map[string]string) (
 			continue
 		}
 		t := byID[c.ID]
-		if c.Labels[labelExitCode] == "" && ((t != nil && t.Status == tasktypes.Status_STOPPED) || (t == nil && c.Labels[labelStartedAt] != "")) {
+		// A stopped task is finalized even when its exit is already
+		// recorded: until its deletion returns, the shim may still be
+		// copying the container's output to the log.
+		if (t != nil && t.Status == tasktypes.Status_STOPPED) || (t == nil && c.Labels[labelExitCode] == "" && c.Labels[labelStartedAt] != "") {
 			if err := r.finalize(ctx, c.ID); err != nil {
 				return nil, err
 			}
@@ -319,7 +363,12 @@ func (r *Runtime) tasks(ctx context.Context, recs []containers.Container) (map[s
 
 // finalize records the exit of container id's stopped task in its labels
 // and deletes the task. A task that vanished (a daemon restart after the
-// shim died) is recorded as exit 255.
+// shim died) is recorded as exit 255. The exit is recorded first, so that
+// a crash in between loses no exit code; a recorded exit whose task is
+// still there (a crash, or a finalize under way) has its task deleted.
+// When finalize returns nil the task is gone: the shim deletes it once it
+// has copied the container's output to the log (waiting at most 2 s for
+// that), so the log is complete before the runtime reports the exit.
 func (r *Runtime) finalize(ctx context.Context, id string) error {
 	r.finalizeMu.Lock()
 	defer r.finalizeMu.Unlock()
@@ -331,15 +380,14 @@ func (r *Runtime) finalize(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("containerd: container %s: %w", id, err)
 	}
-	if rec.Labels[labelExitCode] != "" {
-		return nil
-	}
+	recorded := rec.Labels[labelExitCode] != ""
 	ts := r.client.TaskService()
 	set := map[string]string{}
 	res, err := native(ts.Get(ctx, &tasks.GetRequest{ContainerID: id}))
+	lost := errdefs.IsNotFound(err)
 	switch {
-	case errdefs.IsNotFound(err):
-		if rec.Labels[labelStartedAt] == "" {
+	case lost:
+		if recorded || rec.Labels[labelStartedAt] == "" {
 			return nil
 		}
 		set[labelExitCode] = "255"
@@ -349,6 +397,7 @@ func (r *Runtime) finalize(ctx context.Context, id string) error {
 		return fmt.Errorf("containerd: task %s: %w", id, err)
 	case res.Process.Status != tasktypes.Status_STOPPED:
 		return nil
+	case recorded: // finalized up to the task's deletion
 	default:
 		p := res.Process
 		set[labelExitCode] = strconv.Itoa(int(p.ExitStatus))
@@ -361,12 +410,17 @@ func (r *Runtime) finalize(ctx context.Context, id string) error {
 			set[labelReason] = runtime.OOMKilled
 		}
 	}
-	c, err := r.client.LoadContainer(ctx, id)
-	if err != nil {
-		return fmt.Errorf("containerd: container %s: %w", id, err)
+	if len(set) > 0 {
+		c, err := r.client.LoadContainer(ctx, id)
+		if err != nil {
+			return fmt.Errorf("containerd: container %s: %w", id, err)
+		}
+		if _, err := c.SetLabels(ctx, set); err != nil {
+			return fmt.Errorf("containerd: container %s: record exit: %w", id, err)
+		}
 	}
-	if _, err := c.SetLabels(ctx, set); err != nil {
-		return fmt.Errorf("containerd: container %s: record exit: %w", id, err)
+	if lost {
+		return nil
 	}
 	if _, err := native(ts.Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("containerd: delete task %s: %w", id, err)

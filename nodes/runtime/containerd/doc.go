@@ -16,7 +16,8 @@
 // container record with no task (no pause container) whose labels hold
 // the pod's network namespace, address, host ports, host name and state.
 // A container is a containerd container whose task's output goes to
-// ContainerConfig.LogPath through the shim, so logs outlive the agent; a
+// ContainerConfig.LogPath through the shim, so logs outlive the agent
+// (stdout and stderr by two descriptors of the file: see logIO); a
 // pod's containers share one shim process (the shim's grouping annotation
 // set to the sandbox ID, as CRI does). The runtime's own labels (prefix
 // "io.skiff.runtime/") are never returned; the agent's are returned
@@ -40,7 +41,10 @@
 // /tasks/oom event, or the cgroup's oom_kill counter read before the task
 // is deleted) are written to the container's labels, then the task and its
 // shim are deleted. Exit state therefore survives agent and daemon
-// restarts.
+// restarts. The exit is reported only once the task is deleted, which the
+// shim does after copying the container's last output: what a container
+// wrote before it exited is in its log when it is reported exited, as the
+// kubelet guarantees.
 //
 // Concurrency: a *Runtime is safe for concurrent use. One mutex (finalize)
 // serialises finalization so that a task is deleted once; another (lock)
