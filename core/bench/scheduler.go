@@ -154,7 +154,7 @@ func RunScheduler(ctx context.Context, cfg SchedulerConfig) (SchedulerResult, er
 		return res, fmt.Errorf("bench: control plane: %w", err)
 	case <-ctx.Done():
 		stopPlane()
-		<-planeDone
+		<-planeDone //nolint:errcheck // interrupted: the context's error is the one to report
 		return res, ctx.Err()
 	}
 	defer func() {
@@ -200,7 +200,9 @@ func RunScheduler(ctx context.Context, cfg SchedulerConfig) (SchedulerResult, er
 	go func() { schedDone <- sched.Run(sctx) }()
 	defer func() {
 		stopSched()
-		<-schedDone
+		if err := <-schedDone; err != nil {
+			fmt.Fprintf(out, "scheduler: %v\n", err)
+		}
 	}()
 
 	ns := "bench"

@@ -78,8 +78,8 @@ func (t *nodeTable) quick(ni *framework.NodeInfo, fields abi.Fields, now uint64)
 	for h := t.hash(ni); ; h = (h + 1) & mask {
 		p := &t.probe[h]
 		if p.ni == ni {
-			if p.rev == 0 || p.node != ni.Node() || p.fields != fields ||
-				!((p.gen == ni.Generation && ni.Generation != 0) || fields&abi.FieldResources == 0) {
+			sameGen := p.gen == ni.Generation && ni.Generation != 0
+			if p.rev == 0 || p.node != ni.Node() || p.fields != fields || (!sameGen && fields&abi.FieldResources != 0) {
 				return 0, 0, false
 			}
 			p.used = now
