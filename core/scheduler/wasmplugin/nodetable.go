@@ -224,8 +224,9 @@ func (t *nodeTable) entry(ni *framework.NodeInfo) *nodeEntry {
 		}
 	}
 	e := &t.entries[slot]
-	// gen -1: encoded again, whatever the new NodeInfo's generation (the
-	// record keeps its Rev if the bytes are the same).
+	// gen -1: a record with resources is encoded again, whatever the new
+	// NodeInfo's generation (it keeps its Rev if the bytes are the same);
+	// one without is kept while the node object is the same.
 	e.ni, e.name, e.gen = ni, name, -1
 	e.rec.Slot = slot
 	t.insert(ni, slot)
@@ -276,9 +277,10 @@ func (pl *Plugin) nodeRecord(ni *framework.NodeInfo, fields abi.Fields) *nodeEnt
 	t := &pl.nodes
 	e := t.entry(ni)
 	if e.node == ni.Node() && e.fields == fields && e.rec.Rev != 0 &&
-		((e.gen == ni.Generation && ni.Generation != 0) || (fields&abi.FieldResources == 0 && e.gen != -1)) {
+		((e.gen == ni.Generation && ni.Generation != 0) || fields&abi.FieldResources == 0) {
 		// The same generation, or a record of the node object alone
-		// (without resources, it does not change with the node's pods).
+		// (without resources, it does not change with the node's pods,
+		// nor when another NodeInfo holds the same node object).
 		e.gen, e.used = ni.Generation, pl.calls
 		t.mirror(e)
 		return e
