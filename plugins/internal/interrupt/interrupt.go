@@ -104,13 +104,22 @@ func Instrument(wasm []byte) ([]byte, error) {
 	secs = appendToVector(secs, secExport, exportEntry)
 
 	check := loopCheck(flag, budget)
+	hasDataCount := false
+	for _, s := range secs {
+		hasDataCount = hasDataCount || s.id == secDataCount
+	}
 	for i := range secs {
-		if secs[i].id == secCode {
+		switch secs[i].id {
+		case secCode:
 			body, err := instrumentCode(secs[i].body, check)
 			if err != nil {
 				return nil, err
 			}
 			secs[i].body = body
+		case secData:
+			if importedMemories == 0 && !hasDataCount {
+				secs[i].body = mergeData(secs[i].body)
+			}
 		}
 	}
 
