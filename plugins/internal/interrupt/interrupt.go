@@ -281,6 +281,9 @@ func instrumentFunction(out, code, check []byte) ([]byte, error) {
 	for range groups {
 		r.u32()  // count
 		r.byte() // valtype
+		if r.err != nil {
+			break // not 2^32 more rounds on a truncated body
+		}
 	}
 	if r.err != nil {
 		return nil, r.err
