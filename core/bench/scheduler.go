@@ -154,7 +154,7 @@ func RunScheduler(ctx context.Context, cfg SchedulerConfig) (SchedulerResult, er
 		return res, fmt.Errorf("bench: control plane: %w", err)
 	case <-ctx.Done():
 		stopPlane()
-		<-planeDone
+		<-planeDone //nolint:errcheck // interrupted: the context's error is the one to report
 		return res, ctx.Err()
 	}
 	defer func() {
@@ -200,7 +200,9 @@ func RunScheduler(ctx context.Context, cfg SchedulerConfig) (SchedulerResult, er
 	go func() { schedDone <- sched.Run(sctx) }()
 	defer func() {
 		stopSched()
-		<-schedDone
+		if err := <-schedDone; err != nil {
+			fmt.Fprintf(out, "scheduler: %v\n", err)
+		}
 	}()
 
 	ns := "bench"
@@ -322,7 +324,7 @@ func RunScheduler(ctx context.Context, cfg SchedulerConfig) (SchedulerResult, er
 	fmt.Fprintf(out, "scheduler: %d attempts, %d scheduled, %d unschedulable, %d errors, %d bind failures\n",
 		st.Attempts, st.Scheduled, st.Unschedulable, st.Errors, st.BindFailures)
 	for _, ps := range res.Plugins {
-		fmt.Fprintf(out, "plugin %s: %d calls, errors %v, latency p50 %v p99 %v\n", ps.Name, ps.Calls, ps.Errors, ps.Latency.P50, ps.Latency.P99)
+		fmt.Fprintf(out, "plugin %s: %d calls, errors %v, latency p50 %v p99 %v, %d instances (%d made)\n", ps.Name, ps.Calls, ps.Errors, ps.Latency.P50, ps.Latency.P99, ps.Instances, ps.Instantiated)
 	}
 	if cfg.MemProfile != "" {
 		if err := writeHeapProfile(cfg.MemProfile); err != nil {

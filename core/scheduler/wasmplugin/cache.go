@@ -146,6 +146,9 @@ func (pl *Plugin) filterCached(ctx context.Context, info plugins.Info, s *framew
 		return nil
 	}
 	if err := pl.p.Filter(ctx, b, &b.result); err != nil {
+		// No opinion for the whole call, cached answers included (the
+		// failure policy's contract).
+		clear(statuses)
 		return pl.failed(err)
 	}
 	out := b.verdictStatuses()

@@ -38,11 +38,16 @@ type nodeEntry struct {
 // nodeTable finds a NodeInfo's entry: by pointer in an open-addressing
 // table (a multiplication and a compare; the NodeInfos of a snapshot are
 // long-lived, and a Go map's hashing cost as much as the rest of a
-// cached answer), then by node name. Its zero value is empty; the
-// Plugin's mutex guards it.
+// cached answer), then by node name. What the check of a cached record
+// reads is kept apart, dense and by slot (hot), so that a hit touches a
+// 16-byte probe entry and a 40-byte hot entry: slots are handed out in
+// the order nodes are first seen, so a snapshot's nodes read hot (and
+// the answers, also by slot) nearly in order. Its zero value is empty;
+// the Plugin's mutex guards it.
 type nodeTable struct {
 	entries []nodeEntry
-	free    []uint32 // free slots
+	hot     []hotEntry // by slot, mirrors entries
+	free    []uint32   // free slots
 	byName  map[string]uint32
 	// probe: NodeInfo → slot+1 (0: empty). Keys of NodeInfos no longer
 	// in their entry are left until the next rebuild.
@@ -52,62 +57,27 @@ type nodeTable struct {
 	enc   []byte
 }
 
-// probeEntry maps a NodeInfo to its slot, and mirrors what of its entry
-// the check of a cached record reads, so that a hit touches one cache
-// line: the node object, generation, fields and Rev the record was
-// encoded with (valid only while ni is the entry's NodeInfo), and when
-// it was last used (folded into the entry on eviction).
 type probeEntry struct {
+	ni   *framework.NodeInfo
+	slot uint32 // slot+1
+}
+
+// hotEntry mirrors what of an entry the check of a cached record reads:
+// the NodeInfo, node object, generation, fields and Rev it was encoded
+// with, and the epoch (calls/epochCalls) it was last used in, folded into
+// the entry on eviction.
+type hotEntry struct {
 	ni     *framework.NodeInfo
 	node   *corev1.Node
 	gen    int64
 	rev    uint64
-	used   uint64
-	slot   uint32 // slot+1
 	fields abi.Fields
+	epoch  uint32
 }
 
-// quick returns the slot and Rev of ni's record with fields when the
-// probe table shows it valid: the same NodeInfo, node object and fields,
-// and the same generation or, for a record without resources, any.
-func (t *nodeTable) quick(ni *framework.NodeInfo, fields abi.Fields, now uint64) (slot uint32, rev uint64, ok bool) {
-	if len(t.probe) == 0 {
-		return 0, 0, false
-	}
-	mask := uint64(len(t.probe) - 1)
-	for h := t.hash(ni); ; h = (h + 1) & mask {
-		p := &t.probe[h]
-		if p.ni == ni {
-			if p.rev == 0 || p.node != ni.Node() || p.fields != fields ||
-				!((p.gen == ni.Generation && ni.Generation != 0) || fields&abi.FieldResources == 0) {
-				return 0, 0, false
-			}
-			p.used = now
-			return p.slot - 1, p.rev, true
-		}
-		if p.ni == nil {
-			return 0, 0, false
-		}
-	}
-}
-
-// mirror copies e into ni's probe entry.
-func (t *nodeTable) mirror(e *nodeEntry) {
-	if len(t.probe) == 0 {
-		return
-	}
-	mask := uint64(len(t.probe) - 1)
-	for h := t.hash(e.ni); ; h = (h + 1) & mask {
-		p := &t.probe[h]
-		if p.ni == e.ni {
-			p.node, p.gen, p.rev, p.used, p.fields = e.node, e.gen, e.rec.Rev, e.used, e.fields
-			return
-		}
-		if p.ni == nil {
-			return
-		}
-	}
-}
+// epochCalls is the granularity of a hot entry's last use: a hit stores
+// only when the epoch changes.
+const epochCalls = 1 << 8
 
 func (t *nodeTable) hash(ni *framework.NodeInfo) uint64 {
 	return (uint64(uintptr(unsafe.Pointer(ni))) * 0x9E3779B97F4A7C15) >> t.shift
@@ -130,6 +100,30 @@ func (t *nodeTable) lookup(ni *framework.NodeInfo) uint32 {
 	}
 }
 
+// quick returns the slot and Rev of ni's record with fields when the hot
+// entry shows it valid: the same NodeInfo, node object and fields, and
+// the same generation or, for a record without resources, any.
+func (t *nodeTable) quick(ni *framework.NodeInfo, fields abi.Fields, now uint64) (slot uint32, rev uint64, ok bool) {
+	s := t.lookup(ni)
+	if s == 0 {
+		return 0, 0, false
+	}
+	h := &t.hot[s-1]
+	sameGen := h.gen == ni.Generation && ni.Generation != 0
+	if h.ni != ni || h.rev == 0 || h.node != ni.Node() || h.fields != fields || (!sameGen && fields&abi.FieldResources != 0) {
+		return 0, 0, false
+	}
+	if e := uint32(now / epochCalls); h.epoch != e {
+		h.epoch = e
+	}
+	return s - 1, h.rev, true
+}
+
+// mirror copies e into its hot entry.
+func (t *nodeTable) mirror(e *nodeEntry) {
+	t.hot[e.rec.Slot] = hotEntry{ni: e.ni, node: e.node, gen: e.gen, rev: e.rec.Rev, fields: e.fields, epoch: uint32(e.used / epochCalls)}
+}
+
 func (t *nodeTable) insert(ni *framework.NodeInfo, slot uint32) {
 	if 2*(t.used+1) > len(t.probe) {
 		t.rebuild(max(64, 2*len(t.probe)))
@@ -142,15 +136,13 @@ func (t *nodeTable) insert(ni *framework.NodeInfo, slot uint32) {
 	if t.probe[h].ni == nil {
 		t.used++
 	}
-	e := &t.entries[slot]
-	t.probe[h] = probeEntry{ni: ni, node: e.node, gen: e.gen, rev: e.rec.Rev, used: e.used, slot: slot + 1, fields: e.fields}
+	t.probe[h] = probeEntry{ni: ni, slot: slot + 1}
 }
 
 // rebuild makes a probe table of size entries (a power of two, or 0 for
 // the same size, shrunk when mostly empty) holding the entries' current
 // NodeInfos only.
 func (t *nodeTable) rebuild(size int) {
-	t.foldUsed()
 	live := 0
 	for i := range t.entries {
 		if t.entries[i].ni != nil {
@@ -160,7 +152,7 @@ func (t *nodeTable) rebuild(size int) {
 	if size == 0 {
 		size = len(t.probe)
 	}
-	for size < 4*live || size < 64 {
+	for size < 3*live || size < 64 {
 		size *= 2
 	}
 	for size > 64 && size > 8*live {
@@ -179,8 +171,7 @@ func (t *nodeTable) rebuild(size int) {
 		for t.probe[h].ni != nil {
 			h = (h + 1) & mask
 		}
-		e := &t.entries[i]
-		t.probe[h] = probeEntry{ni: ni, node: e.node, gen: e.gen, rev: e.rec.Rev, used: e.used, slot: uint32(i) + 1, fields: e.fields}
+		t.probe[h] = probeEntry{ni: ni, slot: uint32(i) + 1}
 		t.used++
 	}
 }
@@ -193,14 +184,11 @@ func bitsLen(x int) int {
 	return n
 }
 
-// foldUsed brings the entries' last use up to date from the probe table.
+// foldUsed brings the entries' last use up to date from the hot entries.
 func (t *nodeTable) foldUsed() {
-	for i := range t.probe {
-		p := &t.probe[i]
-		if p.ni != nil {
-			if e := &t.entries[p.slot-1]; e.ni == p.ni {
-				e.used = max(e.used, p.used)
-			}
+	for i := range t.entries {
+		if e, h := &t.entries[i], &t.hot[i]; e.ni != nil && h.ni == e.ni {
+			e.used = max(e.used, uint64(h.epoch)*epochCalls)
 		}
 	}
 }
@@ -224,8 +212,9 @@ func (t *nodeTable) entry(ni *framework.NodeInfo) *nodeEntry {
 		}
 	}
 	e := &t.entries[slot]
-	// gen -1: encoded again, whatever the new NodeInfo's generation (the
-	// record keeps its Rev if the bytes are the same).
+	// gen -1: a record with resources is encoded again, whatever the new
+	// NodeInfo's generation (it keeps its Rev if the bytes are the same);
+	// one without is kept while the node object is the same.
 	e.ni, e.name, e.gen = ni, name, -1
 	e.rec.Slot = slot
 	t.insert(ni, slot)
@@ -243,6 +232,7 @@ func (t *nodeTable) slot() uint32 {
 		panic("bug: wasmplugin: more than abi.MaxSlot nodes cached")
 	}
 	t.entries = append(t.entries, nodeEntry{})
+	t.hot = append(t.hot, hotEntry{})
 	return uint32(len(t.entries) - 1)
 }
 
@@ -259,6 +249,7 @@ func (t *nodeTable) evict(now uint64) {
 			delete(t.byName, e.name)
 		}
 		*e = nodeEntry{}
+		t.hot[i] = hotEntry{}
 		t.free = append(t.free, uint32(i))
 	}
 	t.rebuild(0)
@@ -276,9 +267,10 @@ func (pl *Plugin) nodeRecord(ni *framework.NodeInfo, fields abi.Fields) *nodeEnt
 	t := &pl.nodes
 	e := t.entry(ni)
 	if e.node == ni.Node() && e.fields == fields && e.rec.Rev != 0 &&
-		((e.gen == ni.Generation && ni.Generation != 0) || (fields&abi.FieldResources == 0 && e.gen != -1)) {
+		((e.gen == ni.Generation && ni.Generation != 0) || fields&abi.FieldResources == 0) {
 		// The same generation, or a record of the node object alone
-		// (without resources, it does not change with the node's pods).
+		// (without resources, it does not change with the node's pods,
+		// nor when another NodeInfo holds the same node object).
 		e.gen, e.used = ni.Generation, pl.calls
 		t.mirror(e)
 		return e

@@ -76,8 +76,19 @@ func testPod(name, scheduler string, annotations map[string]string) *corev1.Pod 
 // (or is ignored for) only the pod that provoked it; every other pod is
 // scheduled, and the host counts each failure.
 func TestHostileGuestsInTheScheduler(t *testing.T) {
+	// "pure": the same guest claiming purity, so that its answers are
+	// cached: no failure may be.
+	for _, settings := range []string{"ok", "pure"} {
+		t.Run(settings, func(t *testing.T) { testHostileGuests(t, settings) })
+	}
+}
+
+func testHostileGuests(t *testing.T, settings string) {
 	h := newHost(t, plugins.Config{CallTimeout: 500 * time.Millisecond, MemoryLimit: 16 << 20})
-	p := load(t, h, "hostile", hostilePkg, "ok")
+	p := load(t, h, "hostile", hostilePkg, settings)
+	if p.Info().Pure != (settings == "pure") {
+		t.Fatalf("info %+v", p.Info())
+	}
 	reg := builtin.Registry()
 	wasmplugin.Register(reg, p)
 	profiles := []framework.Profile{

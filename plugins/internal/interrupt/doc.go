@@ -21,6 +21,11 @@
 // which the host calls like any export. Modules without a memory are
 // refused too (memory.grow needs one; the ABI requires one anyway).
 //
+// Instrument also merges the module's data segments where that cannot
+// change what memory holds (see mergeData): Go's linker emits tens of
+// thousands of them, and wazero keeps each one, with a slice header per
+// segment in every instance (about 4 MB of Go heap per Go guest).
+//
 // Instrument is a pure function of its input and safe for concurrent
 // use. It decodes every instruction of every function (MVP, sign
 // extension, saturating conversions, bulk memory, reference types, tail

@@ -104,13 +104,22 @@ func Instrument(wasm []byte) ([]byte, error) {
 	secs = appendToVector(secs, secExport, exportEntry)
 
 	check := loopCheck(flag, budget)
+	hasDataCount := false
+	for _, s := range secs {
+		hasDataCount = hasDataCount || s.id == secDataCount
+	}
 	for i := range secs {
-		if secs[i].id == secCode {
+		switch secs[i].id {
+		case secCode:
 			body, err := instrumentCode(secs[i].body, check)
 			if err != nil {
 				return nil, err
 			}
 			secs[i].body = body
+		case secData:
+			if importedMemories == 0 && !hasDataCount {
+				secs[i].body = mergeData(secs[i].body)
+			}
 		}
 	}
 
@@ -272,6 +281,9 @@ func instrumentFunction(out, code, check []byte) ([]byte, error) {
 	for range groups {
 		r.u32()  // count
 		r.byte() // valtype
+		if r.err != nil {
+			break // not 2^32 more rounds on a truncated body
+		}
 	}
 	if r.err != nil {
 		return nil, r.err

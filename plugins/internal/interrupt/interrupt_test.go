@@ -85,6 +85,7 @@ func TestRefuses(t *testing.T) {
 // again, which fails only because the flag is exported).
 func FuzzInstrument(f *testing.F) {
 	f.Add(module(typeSec, funcSec, memSec, codeSec))
+	f.Add(module(typeSec, funcSec, memSec, codeSec, sec(11, dataSection(seg{0, 8, "ab"}, seg{0, 0, "cd"}, seg{0, 100, "e"})...)))
 	f.Add(module(typeSec, funcSec, memSec, sec(10, 1, 12, 0, 0x02, 0x40, 0x41, 0x7f, 0x0d, 0, 0x1a, 0x0b, 0x0b)))
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		out, err := Instrument(wasm)

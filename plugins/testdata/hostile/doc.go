@@ -14,5 +14,7 @@
 //	range       score 1000
 //	error       answer an error status
 //
-// Settings "refuse" make configure fail.
+// Settings "refuse" make configure fail; settings "pure" mean mode ok and
+// an info that claims purity and reads only the pod's annotations, so
+// that a host caches its answers (it must not cache failures).
 package main

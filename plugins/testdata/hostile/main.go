@@ -13,6 +13,7 @@ var (
 	mode      = "ok"
 	hog       [][]byte
 	spins     int
+	pure      bool
 )
 
 func unreachable() // trap_wasm.s
@@ -28,7 +29,13 @@ func pack(b []byte) uint64 {
 
 //go:wasmexport skiff_info
 func info() uint64 {
-	resp = abi.AppendInfo(resp[:0], abi.Info{Version: abi.Version, Points: abi.Points(0).With(abi.PointFilter).With(abi.PointScore), NodeFields: abi.AllFields, PodFields: abi.AllPodFields})
+	in := abi.Info{Version: abi.Version, Points: abi.Points(0).With(abi.PointFilter).With(abi.PointScore), NodeFields: abi.AllFields, PodFields: abi.AllPodFields}
+	if pure {
+		// Claims purity and reads only annotations (where its mode is),
+		// so that the host caches its answers: failures must not be.
+		in.PodFields, in.Flags = abi.PodAnnotations, abi.InfoPure
+	}
+	resp = abi.AppendInfo(resp[:0], in)
 	return pack(resp)
 }
 
@@ -45,6 +52,9 @@ func buffer(n uint32) uint32 {
 func configure(ptr, n uint32) uint64 {
 	if n > 0 {
 		mode = string(buf[:n])
+	}
+	if mode == "pure" {
+		pure, mode = true, "ok"
 	}
 	if mode == "refuse" {
 		resp = abi.AppendError(resp[:0], "hostile: settings refused")
