@@ -94,7 +94,7 @@ func (d *dynamic) report(ctx context.Context, urgent bool) {
 		moved := !ok || last.entry.Version != e.Version || last.entry.State != e.State || last.entry.Message != e.Message ||
 			last.entry.ObservedGeneration != e.ObservedGeneration
 		due := now.Sub(last.at) >= d.interval && (last.entry.Calls != e.Calls || last.entry.Errors != e.Errors)
-		if !moved && !due && !(urgent && !ok) {
+		if !moved && !due && (!urgent || ok) {
 			continue
 		}
 		if d.writePluginStatus(ctx, name, e, leading, now) {
