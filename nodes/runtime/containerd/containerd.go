@@ -148,6 +148,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("containerd: state dir: %w", err)
 	}
 	r := &Runtime{cfg: cfg, log: cfg.Logger}
+	if err := r.makeSandboxRoot(); err != nil {
+		return nil, err
+	}
 	if r.net, err = newNetwork(&r.cfg); err != nil {
 		return nil, err
 	}

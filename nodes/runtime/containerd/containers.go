@@ -180,6 +180,11 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if rec.Labels[labelStartedAt] != "" {
 		return fmt.Errorf("containerd: start %s: already started", id)
 	}
+	if sb, err := r.sandbox(ctx, rec.Labels[labelSandbox]); err == nil && sb.Labels[labelState] == string(runtime.SandboxReady) {
+		if err := r.ensureSandboxTask(ctx, sb); err != nil {
+			return fmt.Errorf("containerd: start %s: %w", id, err)
+		}
+	}
 	c, err := r.client.LoadContainer(ctx, id)
 	if err != nil {
 		return fmt.Errorf("containerd: start %s: %w", id, err)

@@ -17,10 +17,8 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/netns"
-	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	cnins "github.com/containernetworking/plugins/pkg/ns"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiffhq/skiff/nodes/runtime"
@@ -60,26 +58,46 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (ru
 			own[labelPorts] = string(b)
 		}
 	}
-	rec, err := r.client.NewContainer(ctx, id, client.WithContainerLabels(withLabels(cfg.Labels, own)),
-		client.WithSpec(&oci.Spec{Version: specs.Version}))
-	if err != nil {
-		if p := own[labelNetNS]; p != "" {
-			_ = netns.LoadNetNS(p).Remove()
+	spec, err := r.sandboxSpec(ctx, id, own[labelNetNS])
+	if err == nil {
+		var rec client.Container
+		rec, err = r.client.NewContainer(ctx, id, client.WithContainerLabels(withLabels(cfg.Labels, own)), client.WithSpec(spec))
+		if err == nil {
+			return r.setupSandbox(ctx, rec, own[labelNetNS], ports)
 		}
-		return runtime.Sandbox{}, fmt.Errorf("containerd: sandbox record: %w", err)
 	}
 	if p := own[labelNetNS]; p != "" {
-		ip, err := r.net.setup(ctx, id, p, ports)
-		if err == nil {
+		_ = netns.LoadNetNS(p).Remove()
+	}
+	return runtime.Sandbox{}, fmt.Errorf("containerd: sandbox record: %w", err)
+}
+
+// setupSandbox creates the sandbox task of a new sandbox record and,
+// meanwhile, attaches its network namespace p (if not "") to the pod
+// network; on failure it removes the sandbox.
+func (r *Runtime) setupSandbox(ctx context.Context, rec client.Container, p string, ports []runtime.PortMapping) (runtime.Sandbox, error) {
+	id := rec.ID()
+	taskErr := make(chan error, 1)
+	go func() { taskErr <- r.createSandboxTask(ctx, rec) }()
+	var err error
+	if p != "" {
+		var ip string
+		if ip, err = r.net.setup(ctx, id, p, ports); err == nil {
 			_, err = rec.SetLabels(ctx, map[string]string{labelIP: ip, labelState: string(runtime.SandboxReady)})
 		}
 		if err != nil {
-			cleanup := context.WithoutCancel(ctx)
-			if rerr := r.RemoveSandbox(cleanup, id); rerr != nil {
-				r.log.Warn("sandbox setup failed and its cleanup too", "sandbox", id, "err", rerr)
-			}
-			return runtime.Sandbox{}, fmt.Errorf("containerd: sandbox network: %w", err)
+			err = fmt.Errorf("containerd: sandbox network: %w", err)
 		}
+	}
+	if terr := <-taskErr; err == nil && terr != nil {
+		err = terr
+	}
+	if err != nil {
+		cleanup := context.WithoutCancel(ctx)
+		if rerr := r.RemoveSandbox(cleanup, id); rerr != nil {
+			r.log.Warn("sandbox setup failed and its cleanup too", "sandbox", id, "err", rerr)
+		}
+		return runtime.Sandbox{}, err
 	}
 	info, err := rec.Info(ctx)
 	if err != nil {
@@ -184,6 +202,11 @@ func (r *Runtime) StopSandbox(ctx context.Context, id string) error {
 		if err := r.killAndWait(ctx, c.ID); err != nil {
 			return err
 		}
+	}
+	// Last, as CRI stops the pause container: until then the sandbox task
+	// holds the pod's shim.
+	if err := r.removeSandboxTask(ctx, id); err != nil {
+		return err
 	}
 	if sb.Labels[labelState] == string(runtime.SandboxNotReady) && sb.Labels[labelNetNS] == "" {
 		return nil
