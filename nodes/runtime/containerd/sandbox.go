@@ -72,32 +72,25 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (ru
 	return runtime.Sandbox{}, fmt.Errorf("containerd: sandbox record: %w", err)
 }
 
-// setupSandbox creates the sandbox task of a new sandbox record and,
-// meanwhile, attaches its network namespace p (if not "") to the pod
-// network; on failure it removes the sandbox.
+// setupSandbox starts creating the sandbox task of a new sandbox record
+// (in the background: see startSandboxTask) and attaches its network
+// namespace p (if not "") to the pod network; on failure it removes the
+// sandbox.
 func (r *Runtime) setupSandbox(ctx context.Context, rec client.Container, p string, ports []runtime.PortMapping) (runtime.Sandbox, error) {
 	id := rec.ID()
-	taskErr := make(chan error, 1)
-	go func() { taskErr <- r.createSandboxTask(ctx, rec) }()
-	var err error
+	r.startSandboxTask(ctx, rec)
 	if p != "" {
-		var ip string
-		if ip, err = r.net.setup(ctx, id, p, ports); err == nil {
+		ip, err := r.net.setup(ctx, id, p, ports)
+		if err == nil {
 			_, err = rec.SetLabels(ctx, map[string]string{labelIP: ip, labelState: string(runtime.SandboxReady)})
 		}
 		if err != nil {
-			err = fmt.Errorf("containerd: sandbox network: %w", err)
+			cleanup := context.WithoutCancel(ctx)
+			if rerr := r.RemoveSandbox(cleanup, id); rerr != nil {
+				r.log.Warn("sandbox setup failed and its cleanup too", "sandbox", id, "err", rerr)
+			}
+			return runtime.Sandbox{}, fmt.Errorf("containerd: sandbox network: %w", err)
 		}
-	}
-	if terr := <-taskErr; err == nil && terr != nil {
-		err = terr
-	}
-	if err != nil {
-		cleanup := context.WithoutCancel(ctx)
-		if rerr := r.RemoveSandbox(cleanup, id); rerr != nil {
-			r.log.Warn("sandbox setup failed and its cleanup too", "sandbox", id, "err", rerr)
-		}
-		return runtime.Sandbox{}, err
 	}
 	info, err := rec.Info(ctx)
 	if err != nil {
@@ -205,6 +198,9 @@ func (r *Runtime) StopSandbox(ctx context.Context, id string) error {
 	}
 	// Last, as CRI stops the pause container: until then the sandbox task
 	// holds the pod's shim.
+	if err := r.awaitSandboxTask(ctx, id); err != nil {
+		return err
+	}
 	if err := r.removeSandboxTask(ctx, id); err != nil {
 		return err
 	}
