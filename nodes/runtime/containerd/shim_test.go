@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/skiffhq/skiff/nodes/runtime"
+	"github.com/skiffhq/skiff/nodes/runtime/containerd"
 )
 
 // TestStartWhileLastTaskIsDeleted starts short-lived containers into two
@@ -88,5 +91,40 @@ func TestStartWhileLastTaskIsDeleted(t *testing.T) {
 	}
 	if done.Load() < workers {
 		t.Errorf("only %d containers ran in %v", done.Load(), budget)
+	}
+}
+
+// TestSandboxTask: a sandbox has a task, created and never started, which
+// holds the pod's shim until StopSandbox; a sandbox that lost it, or never
+// had one (a sandbox of an earlier Skiff), gets one again at its next
+// container start.
+func TestSandboxTask(t *testing.T) {
+	rt := newRuntime(t)
+	img := image(t)
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name   string
+		legacy bool
+	}{{"killed", false}, {"legacy", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPod(t, rt, "u-sbtask-"+tc.name)
+			if st, err := containerd.SandboxTaskStatus(ctx, rt, p.sb.ID); err != nil || st != "CREATED" {
+				t.Fatalf("sandbox task of a new sandbox: %q %v, want CREATED", st, err)
+			}
+			if err := containerd.DropSandboxTask(ctx, rt, p.sb.ID, tc.legacy); err != nil {
+				t.Fatal(err)
+			}
+			c, _ := p.run(t, runtime.ContainerConfig{Name: "c", Image: img, Command: sh("true")})
+			p.wait(t, c.ID, 10*time.Second, exited)
+			if st, err := containerd.SandboxTaskStatus(ctx, rt, p.sb.ID); err != nil || st != "CREATED" {
+				t.Fatalf("sandbox task after a start: %q %v, want CREATED", st, err)
+			}
+			if err := rt.StopSandbox(ctx, p.sb.ID); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := containerd.SandboxTaskStatus(ctx, rt, p.sb.ID); err != nil || st != "" {
+				t.Fatalf("sandbox task after StopSandbox: %q %v, want none", st, err)
+			}
+		})
 	}
 }
