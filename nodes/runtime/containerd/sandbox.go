@@ -72,13 +72,10 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (ru
 	return runtime.Sandbox{}, fmt.Errorf("containerd: sandbox record: %w", err)
 }
 
-// setupSandbox starts creating the sandbox task of a new sandbox record
-// (in the background: see startSandboxTask) and attaches its network
-// namespace p (if not "") to the pod network; on failure it removes the
-// sandbox.
+// setupSandbox attaches the network namespace p (if not "") of a new
+// sandbox record to the pod network; on failure it removes the sandbox.
 func (r *Runtime) setupSandbox(ctx context.Context, rec client.Container, p string, ports []runtime.PortMapping) (runtime.Sandbox, error) {
 	id := rec.ID()
-	r.startSandboxTask(ctx, rec)
 	if p != "" {
 		ip, err := r.net.setup(ctx, id, p, ports)
 		if err == nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/containerd/containerd/api/services/tasks/v1"
 	tasktypes "github.com/containerd/containerd/api/types/task"
-	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
@@ -32,7 +31,9 @@ import (
 // process waits (as "runc init") for a start that never comes. Its
 // executable is therefore never run, so it is an empty file of
 // <StateDir>/sandbox, the task's read-only root, on every architecture.
-// StopSandbox deletes it once the pod's containers have stopped.
+// The pod's first container start creates it, in the background once the
+// container runs (so that it costs the start nothing), and a later start
+// again if it is lost; StopSandbox deletes it after the pod's containers.
 
 // sandboxRoot is the root filesystem of sandbox tasks.
 func (r *Runtime) sandboxRoot() string { return filepath.Join(r.cfg.StateDir, "sandbox") }
@@ -41,8 +42,7 @@ func (r *Runtime) sandboxRoot() string { return filepath.Join(r.cfg.StateDir, "s
 const sandboxExe = "/pause"
 
 // makeSandboxRoot creates sandboxRoot: the executable and the mount
-// points of the default spec (runc would create them in the shared
-// directory otherwise).
+// points of sandboxSpec.
 func (r *Runtime) makeSandboxRoot() error {
 	root := r.sandboxRoot()
 	for _, d := range []string{"dev", "proc"} {
@@ -89,18 +89,48 @@ func (r *Runtime) sandboxSpec(ctx context.Context, id, netnsPath string) (*oci.S
 	return s, nil
 }
 
-// startSandboxTask creates the sandbox task of rec in the background,
-// so that a pod's start does not wait for it before its first container
-// (a sandbox task costs a shim's start and a runc create, 50-60 ms on a
-// loaded 2-core machine, against CNI ADD's 20). A failure is logged:
-// ensureSandboxTask, which the first StartContainer calls after waiting
-// for the creation, creates it again. Close waits for the creations.
-func (r *Runtime) startSandboxTask(ctx context.Context, rec client.Container) {
-	id, done := rec.ID(), make(chan struct{})
+// sandboxTaskMissing reports whether a sandbox has no sandbox task and
+// none being created (one that was killed is deleted first).
+func (r *Runtime) sandboxTaskMissing(ctx context.Context, id string) (bool, error) {
 	r.sandboxMu.Lock()
+	creating := r.creating[id] != nil
+	r.sandboxMu.Unlock()
+	if creating {
+		return false, nil
+	}
+	ctx = r.ctx(ctx)
+	ts := r.client.TaskService()
+	res, err := native(ts.Get(ctx, &tasks.GetRequest{ContainerID: id}))
+	switch {
+	case errdefs.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("containerd: sandbox task: %w", err)
+	case res.Process.Status != tasktypes.Status_STOPPED:
+		return false, nil
+	}
+	if _, err := native(ts.Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})); err != nil && !errdefs.IsNotFound(err) {
+		return false, fmt.Errorf("containerd: sandbox task: %w", err)
+	}
+	return true, nil
+}
+
+// startSandboxTask creates the task of sandbox sb in the background. The
+// caller has just started a container's task in the pod's shim, which
+// that task keeps up (finalize deletes no task of the pod before the
+// creation has ended: see awaitSandboxTask), so the sandbox task joins the
+// shim off the start's path. A failure is logged; the next
+// start tries again. Close waits for the creations.
+func (r *Runtime) startSandboxTask(ctx context.Context, sb containers.Container) {
+	id, done := sb.ID, make(chan struct{})
+	r.sandboxMu.Lock()
+	if r.creating[id] != nil {
+		r.sandboxMu.Unlock()
+		return
+	}
 	r.creating[id] = done
 	r.sandboxMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx(ctx)), time.Minute)
 	r.background.Go(func() {
 		defer func() {
 			cancel()
@@ -109,8 +139,8 @@ func (r *Runtime) startSandboxTask(ctx context.Context, rec client.Container) {
 			r.sandboxMu.Unlock()
 			close(done)
 		}()
-		if err := r.createSandboxTask(ctx, rec); err != nil {
-			r.log.Warn("sandbox task not created; the first container start retries", "sandbox", id, "err", err)
+		if err := r.createSandboxTask(ctx, sb); err != nil && !errdefs.IsAlreadyExists(err) {
+			r.log.Warn("sandbox task not created; the next start tries again", "sandbox", id, "err", err)
 		}
 	})
 }
@@ -132,35 +162,9 @@ func (r *Runtime) awaitSandboxTask(ctx context.Context, id string) error {
 	}
 }
 
-// createSandboxTask creates the sandbox task of rec (not started).
-func (r *Runtime) createSandboxTask(ctx context.Context, rec client.Container) error {
-	if _, err := rec.NewTask(ctx, cio.NullIO); err != nil {
-		return fmt.Errorf("containerd: sandbox task: %w", err)
-	}
-	return nil
-}
-
-// ensureSandboxTask gives a ready sandbox a sandbox task if it has none:
-// a sandbox of an earlier Skiff, or one whose task was killed. The task is
-// created into the pod's shim, which may be exiting (the very race the
-// task prevents): a failed creation is retried for up to 2 s.
-func (r *Runtime) ensureSandboxTask(ctx context.Context, sb containers.Container) error {
-	if err := r.awaitSandboxTask(ctx, sb.ID); err != nil {
-		return err
-	}
-	ctx = r.ctx(ctx)
-	ts := r.client.TaskService()
-	res, err := native(ts.Get(ctx, &tasks.GetRequest{ContainerID: sb.ID}))
-	switch {
-	case err == nil && res.Process.Status != tasktypes.Status_STOPPED:
-		return nil
-	case err == nil: // killed: delete it first
-		if _, err := native(ts.Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: sb.ID})); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("containerd: sandbox task: %w", err)
-		}
-	case !errdefs.IsNotFound(err):
-		return fmt.Errorf("containerd: sandbox task: %w", err)
-	}
+// createSandboxTask creates the sandbox task of sb (not started), first
+// giving a sandbox of an earlier Skiff (an empty spec) the sandbox spec.
+func (r *Runtime) createSandboxTask(ctx context.Context, sb containers.Container) error {
 	if !hasProcess(sb) {
 		spec, err := r.sandboxSpec(ctx, sb.ID, sb.Labels[labelNetNS])
 		if err != nil {
@@ -177,16 +181,10 @@ func (r *Runtime) ensureSandboxTask(ctx context.Context, sb containers.Container
 	if err != nil {
 		return fmt.Errorf("containerd: sandbox %s: %w", sb.ID, err)
 	}
-	r.log.Info("creating the missing sandbox task", "sandbox", sb.ID)
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		err := r.createSandboxTask(ctx, rec)
-		if err == nil || errdefs.IsAlreadyExists(err) {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return err
-		}
+	if _, err := rec.NewTask(ctx, cio.NullIO); err != nil {
+		return fmt.Errorf("containerd: sandbox task: %w", err)
 	}
+	return nil
 }
 
 // hasProcess reports whether a record's spec runs a process (a sandbox

@@ -94,10 +94,10 @@ func TestStartWhileLastTaskIsDeleted(t *testing.T) {
 	}
 }
 
-// TestSandboxTask: a sandbox has a task, created and never started, which
-// holds the pod's shim until StopSandbox; a sandbox that lost it, or never
-// had one (a sandbox of an earlier Skiff), gets one again at its next
-// container start.
+// TestSandboxTask: a sandbox gets a task, created and never started, at
+// its first container start, which holds the pod's shim until
+// StopSandbox; a sandbox that lost it, or never had one (a sandbox of an
+// earlier Skiff), gets one again at its next container start.
 func TestSandboxTask(t *testing.T) {
 	rt := newRuntime(t)
 	img := image(t)
@@ -108,13 +108,18 @@ func TestSandboxTask(t *testing.T) {
 	}{{"killed", false}, {"legacy", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPod(t, rt, "u-sbtask-"+tc.name)
+			if st, err := containerd.SandboxTaskStatus(ctx, rt, p.sb.ID); err != nil || st != "" {
+				t.Fatalf("sandbox task of a new sandbox: %q %v, want none before the first start", st, err)
+			}
+			c, _ := p.run(t, runtime.ContainerConfig{Name: "first", Image: img, Command: sh("true")})
+			p.wait(t, c.ID, 10*time.Second, exited)
 			if st, err := containerd.SandboxTaskStatus(ctx, rt, p.sb.ID); err != nil || st != "CREATED" {
-				t.Fatalf("sandbox task of a new sandbox: %q %v, want CREATED", st, err)
+				t.Fatalf("sandbox task after the first start: %q %v, want CREATED", st, err)
 			}
 			if err := containerd.DropSandboxTask(ctx, rt, p.sb.ID, tc.legacy); err != nil {
 				t.Fatal(err)
 			}
-			c, _ := p.run(t, runtime.ContainerConfig{Name: "c", Image: img, Command: sh("true")})
+			c, _ = p.run(t, runtime.ContainerConfig{Name: "again", Image: img, Command: sh("true")})
 			p.wait(t, c.ID, 10*time.Second, exited)
 			if st, err := containerd.SandboxTaskStatus(ctx, rt, p.sb.ID); err != nil || st != "CREATED" {
 				t.Fatalf("sandbox task after a start: %q %v, want CREATED", st, err)
