@@ -81,9 +81,10 @@ type Runtime struct {
 	log    *slog.Logger
 
 	finalizeMu sync.Mutex
-	// sandboxMu guards creating: the sandbox tasks RunSandbox is creating
-	// in background, by sandbox ID, each with a channel closed when its
-	// creation has ended. background counts those goroutines.
+	// sandboxMu guards creating: the sandbox tasks being created in the
+	// background (see startSandboxTask), by sandbox ID, each with a
+	// channel closed when its creation has ended. background counts those
+	// goroutines.
 	sandboxMu  sync.Mutex
 	creating   map[string]chan struct{}
 	background sync.WaitGroup

@@ -27,7 +27,8 @@ import (
 // RunSandbox implements runtime.Runtime: a pinned network namespace with
 // loopback up and the pod's eth0 on the node bridge (CNI ADD, hostPorts
 // mapped by portmap), or the host's namespace for HostNetwork, and a
-// record of the pod. The record is written before CNI ADD, so that a crash
+// record of the pod (whose task the first StartContainer creates: see
+// sandboxtask.go). The record is written before CNI ADD, so that a crash
 // in between leaves something StopSandbox (or the next New) releases.
 func (r *Runtime) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (runtime.Sandbox, error) {
 	ctx = r.ctx(ctx)
@@ -58,25 +59,19 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (ru
 			own[labelPorts] = string(b)
 		}
 	}
+	// The record's spec is its sandbox task's (see sandboxtask.go).
 	spec, err := r.sandboxSpec(ctx, id, own[labelNetNS])
+	var rec client.Container
 	if err == nil {
-		var rec client.Container
 		rec, err = r.client.NewContainer(ctx, id, client.WithContainerLabels(withLabels(cfg.Labels, own)), client.WithSpec(spec))
-		if err == nil {
-			return r.setupSandbox(ctx, rec, own[labelNetNS], ports)
+	}
+	if err != nil {
+		if p := own[labelNetNS]; p != "" {
+			_ = netns.LoadNetNS(p).Remove()
 		}
+		return runtime.Sandbox{}, fmt.Errorf("containerd: sandbox record: %w", err)
 	}
 	if p := own[labelNetNS]; p != "" {
-		_ = netns.LoadNetNS(p).Remove()
-	}
-	return runtime.Sandbox{}, fmt.Errorf("containerd: sandbox record: %w", err)
-}
-
-// setupSandbox attaches the network namespace p (if not "") of a new
-// sandbox record to the pod network; on failure it removes the sandbox.
-func (r *Runtime) setupSandbox(ctx context.Context, rec client.Container, p string, ports []runtime.PortMapping) (runtime.Sandbox, error) {
-	id := rec.ID()
-	if p != "" {
 		ip, err := r.net.setup(ctx, id, p, ports)
 		if err == nil {
 			_, err = rec.SetLabels(ctx, map[string]string{labelIP: ip, labelState: string(runtime.SandboxReady)})

@@ -79,8 +79,7 @@ func (r *Runtime) sandboxSpec(ctx context.Context, id, netnsPath string) (*oci.S
 	// Its process never runs: a mount namespace with /proc (runc's init
 	// needs it) and a /dev of its own (runc would make device nodes in
 	// the shared root otherwise), and the network namespace, are all it
-	// needs; each mount or namespace more costs runc time at every pod
-	// start.
+	// needs.
 	s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination != "/proc" && m.Destination != "/dev" })
 	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
 		return n.Type != specs.MountNamespace && n.Type != specs.NetworkNamespace
