@@ -81,8 +81,16 @@ type Runtime struct {
 	log    *slog.Logger
 
 	finalizeMu sync.Mutex
-	closeOnce  sync.Once
-	closeErr   error
+	// sandboxMu guards creating: the sandbox tasks being created in the
+	// background (see startSandboxTask), by sandbox ID, each with a
+	// channel closed when its creation has ended. background counts those
+	// goroutines.
+	sandboxMu  sync.Mutex
+	creating   map[string]chan struct{}
+	background sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // CanRun reports whether a private daemon can run on this machine with
@@ -147,7 +155,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "netns"), 0o711); err != nil {
 		return nil, fmt.Errorf("containerd: state dir: %w", err)
 	}
-	r := &Runtime{cfg: cfg, log: cfg.Logger}
+	r := &Runtime{cfg: cfg, log: cfg.Logger, creating: map[string]chan struct{}{}}
+	if err := r.makeSandboxRoot(); err != nil {
+		return nil, err
+	}
 	if r.net, err = newNetwork(&r.cfg); err != nil {
 		return nil, err
 	}
@@ -308,6 +319,7 @@ func (r *Runtime) stopDaemon() {
 // it; containers keep running in their shims. It is idempotent.
 func (r *Runtime) Close() error {
 	r.closeOnce.Do(func() {
+		r.background.Wait()
 		r.closeErr = r.client.Close()
 		r.stopDaemon()
 		r.release()

@@ -180,6 +180,19 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if rec.Labels[labelStartedAt] != "" {
 		return fmt.Errorf("containerd: start %s: already started", id)
 	}
+	// The pod's first start (or one after its sandbox task was lost)
+	// gives it a sandbox task, once this container's task holds the shim
+	// (see startSandboxTask).
+	sb, err := r.sandbox(ctx, rec.Labels[labelSandbox])
+	if err != nil {
+		return fmt.Errorf("containerd: start %s: %w", id, err)
+	}
+	missing := false
+	if sb.Labels[labelState] == string(runtime.SandboxReady) {
+		if missing, err = r.sandboxTaskMissing(ctx, sb.ID); err != nil {
+			return fmt.Errorf("containerd: start %s: %w", id, err)
+		}
+	}
 	c, err := r.client.LoadContainer(ctx, id)
 	if err != nil {
 		return fmt.Errorf("containerd: start %s: %w", id, err)
@@ -202,6 +215,9 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 		_, _ = task.Delete(ctx, client.WithProcessKill)
 		_, _ = c.SetLabels(ctx, map[string]string{labelStartedAt: ""})
 		return fmt.Errorf("containerd: start %s: %w", id, err)
+	}
+	if missing {
+		r.startSandboxTask(ctx, sb)
 	}
 	return nil
 }
@@ -273,10 +289,13 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	case err != nil:
 		return fmt.Errorf("containerd: remove %s: %w", id, err)
 	case res.Process.Status == tasktypes.Status_STOPPED:
-		if err := r.finalize(ctx, rec.ID); err != nil {
+		if err := r.finalize(ctx, rec.ID, rec.Labels[labelSandbox]); err != nil {
 			return err
 		}
 	case res.Process.Status == tasktypes.Status_CREATED:
+		if err := r.awaitSandboxTask(ctx, rec.Labels[labelSandbox]); err != nil {
+			return err
+		}
 		if _, err := native(r.client.TaskService().Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("containerd: remove %s: %w", id, err)
 		}
@@ -317,7 +336,7 @@ func (r *Runtime) ListContainers(ctx context.Context, match map[string]string) (
 		// recorded: until its deletion returns, the shim may still be
 		// copying the container's output to the log.
 		if (t != nil && t.Status == tasktypes.Status_STOPPED) || (t == nil && c.Labels[labelExitCode] == "" && c.Labels[labelStartedAt] != "") {
-			if err := r.finalize(ctx, c.ID); err != nil {
+			if err := r.finalize(ctx, c.ID, c.Labels[labelSandbox]); err != nil {
 				return nil, err
 			}
 			if c, err = r.client.ContainerService().Get(r.ctx(ctx), c.ID); err != nil {
@@ -368,8 +387,14 @@ func (r *Runtime) tasks(ctx context.Context, recs []containers.Container) (map[s
 // still there (a crash, or a finalize under way) has its task deleted.
 // When finalize returns nil the task is gone: the shim deletes it once it
 // has copied the container's output to the log (waiting at most 2 s for
-// that), so the log is complete before the runtime reports the exit.
-func (r *Runtime) finalize(ctx context.Context, id string) error {
+// that), so the log is complete before the runtime reports the exit. It
+// deletes no task while the task of its sandbox sandboxID is being
+// created: that task must be in the shim before the shim's last other
+// task goes.
+func (r *Runtime) finalize(ctx context.Context, id, sandboxID string) error {
+	if err := r.awaitSandboxTask(ctx, sandboxID); err != nil {
+		return err
+	}
 	r.finalizeMu.Lock()
 	defer r.finalizeMu.Unlock()
 	ctx = r.ctx(ctx)

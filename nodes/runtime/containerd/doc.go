@@ -13,15 +13,31 @@
 // Model: everything lives in containerd's metadata store, in the
 // containerd namespace Config.Namespace ("skiff"), so that a restarted
 // agent finds it again by labels alone. A sandbox is a containerd
-// container record with no task (no pause container) whose labels hold
-// the pod's network namespace, address, host ports, host name and state.
-// A container is a containerd container whose task's output goes to
-// ContainerConfig.LogPath through the shim, so logs outlive the agent
-// (stdout and stderr by two descriptors of the file: see logIO); a
-// pod's containers share one shim process (the shim's grouping annotation
-// set to the sandbox ID, as CRI does). The runtime's own labels (prefix
+// container record whose labels hold the pod's network namespace,
+// address, host ports, host name and state. A container is a containerd
+// container whose task's output goes to ContainerConfig.LogPath through
+// the shim, so logs outlive the agent (stdout and stderr by two
+// descriptors of the file: see logIO). The runtime's own labels (prefix
 // "io.skiff.runtime/") are never returned; the agent's are returned
 // verbatim.
+//
+// Shim: a pod's containers share one shim process (the runc shim's group
+// annotation set to the sandbox ID, as CRI does). That shim exits when its
+// last task is deleted, and a task created into it meanwhile fails to
+// start ("failed to start shim: … no such file or directory", "ttrpc:
+// closed"), as the start after a pod's last exit would (a restart in
+// CrashLoopBackOff, the app after its init container). So the sandbox
+// record has a task, the sandbox task, that holds the shim for the pod's
+// life as CRI's pause container does: created in the pod's group and
+// network namespace and never started (runc has made its namespaces and
+// cgroup; its process waits as "runc init" and never runs the empty
+// executable of <StateDir>/sandbox, its read-only root). The pod's
+// first StartContainer creates it in the background once the container
+// runs, off the start's path, and a later start again if it is missing (a
+// sandbox of an earlier Skiff, a task someone killed); no task of the pod
+// is deleted while it is being created, so it is in the shim before the
+// shim's last container task can go. It is the last task StopSandbox
+// deletes.
 //
 // Network: a pod's network namespace is pinned under <StateDir>/netns,
 // with loopback up and eth0 attached by CNI (go-cni running the bridge,
@@ -50,7 +66,10 @@
 // serialises finalization so that a task is deleted once; another (lock)
 // guards the host-wide lock of the pod bridge, taken with the first pod
 // network (a second runtime on the same bridge is refused: it would give
-// out the same addresses). The two are never held together. Nothing else
-// is locked in the runtime, containerd's metadata store being the only
-// state.
+// out the same addresses); a third (sandboxMu) guards the set of sandbox
+// tasks being created. No two are ever held together. Nothing else is
+// locked in the runtime, containerd's metadata store being the only
+// state. The only goroutines the runtime starts are those sandbox task
+// creations, at most one per sandbox at a time, each ending with its
+// containerd calls (a minute at most); Close waits for them.
 package containerd

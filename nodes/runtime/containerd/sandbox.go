@@ -17,10 +17,8 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/netns"
-	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	cnins "github.com/containernetworking/plugins/pkg/ns"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiffhq/skiff/nodes/runtime"
@@ -29,7 +27,8 @@ import (
 // RunSandbox implements runtime.Runtime: a pinned network namespace with
 // loopback up and the pod's eth0 on the node bridge (CNI ADD, hostPorts
 // mapped by portmap), or the host's namespace for HostNetwork, and a
-// record of the pod. The record is written before CNI ADD, so that a crash
+// record of the pod (whose task the first StartContainer creates: see
+// sandboxtask.go). The record is written before CNI ADD, so that a crash
 // in between leaves something StopSandbox (or the next New) releases.
 func (r *Runtime) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (runtime.Sandbox, error) {
 	ctx = r.ctx(ctx)
@@ -60,8 +59,12 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (ru
 			own[labelPorts] = string(b)
 		}
 	}
-	rec, err := r.client.NewContainer(ctx, id, client.WithContainerLabels(withLabels(cfg.Labels, own)),
-		client.WithSpec(&oci.Spec{Version: specs.Version}))
+	// The record's spec is its sandbox task's (see sandboxtask.go).
+	spec, err := r.sandboxSpec(ctx, id, own[labelNetNS])
+	var rec client.Container
+	if err == nil {
+		rec, err = r.client.NewContainer(ctx, id, client.WithContainerLabels(withLabels(cfg.Labels, own)), client.WithSpec(spec))
+	}
 	if err != nil {
 		if p := own[labelNetNS]; p != "" {
 			_ = netns.LoadNetNS(p).Remove()
@@ -184,6 +187,14 @@ func (r *Runtime) StopSandbox(ctx context.Context, id string) error {
 		if err := r.killAndWait(ctx, c.ID); err != nil {
 			return err
 		}
+	}
+	// Last, as CRI stops the pause container: until then the sandbox task
+	// holds the pod's shim.
+	if err := r.awaitSandboxTask(ctx, id); err != nil {
+		return err
+	}
+	if err := r.removeSandboxTask(ctx, id); err != nil {
+		return err
 	}
 	if sb.Labels[labelState] == string(runtime.SandboxNotReady) && sb.Labels[labelNetNS] == "" {
 		return nil
