@@ -155,16 +155,8 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	inUse := map[string]bool{}
-	for _, p := range owned {
-		inUse[p.Labels[history.HashLabel]] = true
-	}
-	limit := int32(10)
-	if ds.Spec.RevisionHistoryLimit != nil {
-		limit = *ds.Spec.RevisionHistoryLimit
-	}
 	cur, collisions, err := c.hist.Sync(ctx, history.Input{Owner: ds, Kind: dsKind, Template: &ds.Spec.Template,
-		CollisionCount: ds.Status.CollisionCount, Limit: limit, InUse: inUse})
+		CollisionCount: ds.Status.CollisionCount, Limit: history.Limit(ds.Spec.RevisionHistoryLimit), InUse: history.InUse(owned)})
 	if cur == nil {
 		return reconcile.Result{}, err
 	}

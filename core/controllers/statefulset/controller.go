@@ -140,17 +140,10 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 				"volumeClaimTemplates are not provisioned by Skiff: each pod gets an emptyDir in their place, whose data does not outlive the pod")
 		}
 	}
-	inUse := map[string]bool{}
-	for _, p := range owned {
-		inUse[p.Labels[history.HashLabel]] = true
-	}
+	inUse := history.InUse(owned)
 	inUse[set.Status.CurrentRevision] = true
-	limit := int32(10)
-	if set.Spec.RevisionHistoryLimit != nil {
-		limit = *set.Spec.RevisionHistoryLimit
-	}
 	upd, collisions, err := c.hist.Sync(ctx, history.Input{Owner: set, Kind: stsKind, Template: &set.Spec.Template,
-		CollisionCount: set.Status.CollisionCount, Limit: limit, InUse: inUse})
+		CollisionCount: set.Status.CollisionCount, Limit: history.Limit(set.Spec.RevisionHistoryLimit), InUse: inUse})
 	if upd == nil {
 		return reconcile.Result{}, err
 	}
