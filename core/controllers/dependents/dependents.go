@@ -52,6 +52,50 @@ func (o Owners[O]) Matching(dep metav1.Object) []O {
 	return out
 }
 
+// Changed queues, with enqueue, the owners an added or deleted dependent
+// concerns: its cached controller, or, if it has no controller at all,
+// the owners whose selector matches it.
+func (o Owners[O]) Changed(dep metav1.Object, enqueue func(O)) {
+	if owner.ControllerOf(dep) != nil {
+		if obj, ok := o.Controller(dep); ok {
+			enqueue(obj)
+		}
+		return
+	}
+	for _, obj := range o.Matching(dep) {
+		enqueue(obj)
+	}
+}
+
+// Updated queues, with enqueue, the owners an update of a dependent
+// concerns, by kube-controller-manager's rules: none if its
+// resourceVersion did not change (a resync); its former controller if the
+// controller reference changed or went; its controller if it has one;
+// else, if it was just released or its labels changed, the owners whose
+// selector matches it now.
+func (o Owners[O]) Updated(old, cur metav1.Object, enqueue func(O)) {
+	if old.GetResourceVersion() == cur.GetResourceVersion() {
+		return
+	}
+	oldRef, curRef := owner.ControllerOf(old), owner.ControllerOf(cur)
+	if oldRef != nil && (curRef == nil || oldRef.UID != curRef.UID) {
+		if obj, ok := o.Controller(old); ok {
+			enqueue(obj)
+		}
+	}
+	if curRef != nil {
+		if obj, ok := o.Controller(cur); ok {
+			enqueue(obj)
+		}
+		return
+	}
+	if oldRef != nil || !labels.Equals(old.GetLabels(), cur.GetLabels()) {
+		for _, obj := range o.Matching(cur) {
+			enqueue(obj)
+		}
+	}
+}
+
 // keyOf is obj's reconcile key.
 func keyOf(obj metav1.Object) string { return reconcile.Key(obj.GetNamespace(), obj.GetName()) }
 

@@ -133,3 +133,45 @@ func TestExpecting(t *testing.T) {
 		t.Errorf("unowned (-want +got):\n%s", diff)
 	}
 }
+
+func TestChangedAndUpdated(t *testing.T) {
+	o, web := owners(t)
+	ref := owner.NewControllerRef(web, rsKind)
+	otherKind := ref
+	otherKind.Kind = "StatefulSet"
+	at := func(p *corev1.Pod, rv string, lbls ...string) *corev1.Pod {
+		p.ResourceVersion = rv
+		if len(lbls) > 0 {
+			p.Labels = map[string]string{"app": lbls[0]}
+		}
+		return p
+	}
+	tests := []struct {
+		name     string
+		old, cur *corev1.Pod // old nil: Changed(cur)
+		want     []string
+	}{
+		{name: "add controlled", cur: podOf("p", ref), want: []string{"web"}},
+		{name: "add orphan", cur: podOf("p"), want: []string{"web"}},
+		{name: "add another kind's", cur: podOf("p", otherKind)},
+		{name: "resync", old: at(podOf("p"), "1", "db"), cur: at(podOf("p"), "1", "web")},
+		{name: "controlled pod changes", old: at(podOf("p", ref), "1"), cur: at(podOf("p", ref), "2"), want: []string{"web"}},
+		{name: "released", old: at(podOf("p", ref), "1"), cur: at(podOf("p"), "2"), want: []string{"web", "web"}},
+		{name: "orphan relabelled", old: at(podOf("p"), "1", "db"), cur: at(podOf("p"), "2"), want: []string{"web"}},
+		{name: "orphan otherwise changed", old: at(podOf("p"), "1"), cur: at(podOf("p"), "2")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			enqueue := func(rs *appsv1.ReplicaSet) { got = append(got, rs.Name) }
+			if tt.old == nil {
+				o.Changed(tt.cur, enqueue)
+			} else {
+				o.Updated(tt.old, tt.cur, enqueue)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("queued (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiffhq/skiff/core/controllers/cache"
@@ -80,7 +79,9 @@ func New(cfg Config) *Controller {
 		OnUpdate: func(_, cur *appsv1.Deployment) { c.enqueue(cur) },
 		OnDelete: c.enqueue,
 	})
-	c.rss.AddHandlers(client.Handlers[*appsv1.ReplicaSet]{OnAdd: c.rsChanged, OnUpdate: c.rsUpdated, OnDelete: c.rsChanged})
+	rsChanged := func(rs *appsv1.ReplicaSet) { c.owners.Changed(rs, c.enqueue) }
+	c.rss.AddHandlers(client.Handlers[*appsv1.ReplicaSet]{OnAdd: rsChanged, OnDelete: rsChanged,
+		OnUpdate: func(old, cur *appsv1.ReplicaSet) { c.owners.Updated(old, cur, c.enqueue) }})
 	c.pods.AddHandlers(client.Handlers[*corev1.Pod]{OnUpdate: c.podUpdated, OnDelete: c.podDeleted})
 	return c
 }
@@ -96,45 +97,6 @@ func (c *Controller) enqueue(d *appsv1.Deployment) {
 func (c *Controller) owning(obj metav1.Object) *appsv1.Deployment {
 	d, _ := c.owners.Controller(obj)
 	return d
-}
-
-// enqueueMatching queues the Deployments whose selector matches the
-// orphan rs, so that one adopts it.
-func (c *Controller) enqueueMatching(rs *appsv1.ReplicaSet) {
-	for _, d := range c.owners.Matching(rs) {
-		c.enqueue(d)
-	}
-}
-
-func (c *Controller) rsChanged(rs *appsv1.ReplicaSet) {
-	if owner.ControllerOf(rs) != nil {
-		if d := c.owning(rs); d != nil {
-			c.enqueue(d)
-		}
-		return
-	}
-	c.enqueueMatching(rs)
-}
-
-func (c *Controller) rsUpdated(old, cur *appsv1.ReplicaSet) {
-	if old.ResourceVersion == cur.ResourceVersion {
-		return
-	}
-	oldRef, curRef := owner.ControllerOf(old), owner.ControllerOf(cur)
-	if oldRef != nil && (curRef == nil || oldRef.UID != curRef.UID) {
-		if d := c.owning(old); d != nil {
-			c.enqueue(d)
-		}
-	}
-	if curRef != nil {
-		if d := c.owning(cur); d != nil {
-			c.enqueue(d)
-		}
-		return
-	}
-	if oldRef != nil || !labels.Equals(old.Labels, cur.Labels) {
-		c.enqueueMatching(cur)
-	}
 }
 
 // recreateOwner returns the Recreate Deployment whose ReplicaSet controls

@@ -104,14 +104,6 @@ func (c *Controller) owningRS(p *corev1.Pod) *appsv1.ReplicaSet {
 	return rs
 }
 
-// enqueueMatching queues every ReplicaSet whose selector matches the
-// orphan p, so that one of them adopts it.
-func (c *Controller) enqueueMatching(p *corev1.Pod) {
-	for _, rs := range c.owners.Matching(p) {
-		c.enqueue(rs)
-	}
-}
-
 func (c *Controller) podAdded(p *corev1.Pod) {
 	if p.DeletionTimestamp != nil {
 		c.podDeleted(p) // seen for the first time already terminating
@@ -125,7 +117,9 @@ func (c *Controller) podAdded(p *corev1.Pod) {
 		}
 		return
 	}
-	c.enqueueMatching(p)
+	for _, rs := range c.owners.Matching(p) {
+		c.enqueue(rs) // so that one of them adopts it
+	}
 }
 
 func (c *Controller) podUpdated(old, cur *corev1.Pod) {
@@ -140,21 +134,7 @@ func (c *Controller) podUpdated(old, cur *corev1.Pod) {
 		}
 		return
 	}
-	oldRef, curRef := owner.ControllerOf(old), owner.ControllerOf(cur)
-	if oldRef != nil && (curRef == nil || oldRef.UID != curRef.UID) {
-		if rs := c.owningRS(old); rs != nil {
-			c.enqueue(rs)
-		}
-	}
-	if curRef != nil {
-		if rs := c.owningRS(cur); rs != nil {
-			c.enqueue(rs)
-		}
-		return
-	}
-	if labelsChanged || oldRef != nil {
-		c.enqueueMatching(cur)
-	}
+	c.owners.Updated(old, cur, c.enqueue)
 }
 
 func (c *Controller) podDeleted(p *corev1.Pod) {

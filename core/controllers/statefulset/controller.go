@@ -84,15 +84,7 @@ func New(cfg Config) *Controller {
 			c.mu.Unlock()
 		},
 	})
-	podChanged := func(p *corev1.Pod) {
-		if s, ok := c.owners.Controller(p); ok {
-			c.enqueue(s)
-		} else if owner.ControllerOf(p) == nil {
-			for _, s := range c.owners.Matching(p) {
-				c.enqueue(s)
-			}
-		}
-	}
+	podChanged := func(p *corev1.Pod) { c.owners.Changed(p, c.enqueue) }
 	c.pods.AddHandlers(client.Handlers[*corev1.Pod]{
 		OnAdd: podChanged,
 		OnUpdate: func(old, cur *corev1.Pod) {
