@@ -13,9 +13,10 @@
 //
 // The subpackages are the parts: queue (rate-limited work queue), expect
 // (expectations), leader (election), cache (shared informers), reconcile
-// (workers), events (recorder), owner and pods (shared rules), history
-// (ControllerRevisions), and one package per controller, each a pure
-// planning core inside a thin shell.
+// (workers), events (recorder), owner and pods (shared rules), dependents
+// (which owner a dependent's event concerns), podcontrol (pod writes with
+// expectations), history (ControllerRevisions), and one package per
+// controller, each a pure planning core inside a thin shell.
 //
 // Concurrency: Run owns every goroutine it starts and returns after they
 // have all ended.

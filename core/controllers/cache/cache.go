@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"sync"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/skiffhq/skiff/core/controllers/owner"
 	"github.com/skiffhq/skiff/sdk/client"
 )
@@ -97,4 +99,11 @@ func AddControllerIndex[T client.Object](inf *Informer[T]) {
 		}
 		return []string{OrphanKey(obj.GetNamespace())}
 	})
+}
+
+// Candidates returns what the owner o may claim of inf's objects (inf
+// needs the ByController index): those o controls and the orphans of its
+// namespace, in no particular order. The slice is the caller's.
+func Candidates[T client.Object](inf *Informer[T], o metav1.Object) []T {
+	return append(inf.ByIndex(ByController, string(o.GetUID())), inf.ByIndex(ByController, OrphanKey(o.GetNamespace()))...)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
 
+	"github.com/skiffhq/skiff/sdk/api"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -198,6 +200,24 @@ func (i *Informer[T]) ByIndex(name, value string) []T {
 // client.Informer.WaitForRevision.
 func (i *Informer[T]) WaitForRevision(ctx context.Context, rev uint64) error {
 	return i.inf.WaitForRevision(ctx, rev)
+}
+
+// writeWait bounds WaitForWrite.
+const writeWait = 2 * time.Second
+
+// WaitForWrite waits, for at most two seconds and while ctx lasts, until
+// the cache shows the write that returned written (its resourceVersion),
+// so that the next sync reads its own write. It returns nothing: a cache
+// still behind afterwards is caught by the next sync's writes, which fail
+// on a stale resourceVersion.
+func (i *Informer[T]) WaitForWrite(ctx context.Context, written T) {
+	rev, err := api.ParseRevision(written.GetResourceVersion())
+	if err != nil || rev == 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	_ = i.inf.WaitForRevision(wctx, rev)
 }
 
 // SortByName sorts objects by namespace and name.

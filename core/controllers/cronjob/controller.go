@@ -8,7 +8,6 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/skiffhq/skiff/core/controllers/events"
 	"github.com/skiffhq/skiff/core/controllers/owner"
 	"github.com/skiffhq/skiff/core/controllers/reconcile"
-	"github.com/skiffhq/skiff/sdk/api"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -112,11 +110,7 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 	}
 	plan := Decide(Input{CronJob: cj, Jobs: jobs, Now: c.cfg.Now()})
 	for _, e := range plan.Events {
-		if e.Type == corev1.EventTypeWarning {
-			c.ev.Warning(cj, e.Reason, "%s", e.Message)
-		} else {
-			c.ev.Normal(cj, e.Reason, "%s", e.Message)
-		}
+		c.ev.Event(cj, e.Type, e.Reason, e.Message)
 	}
 	var errs []error
 	bg := metav1.DeletePropagationBackground
@@ -156,11 +150,7 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 		case err != nil:
 			errs = append(errs, fmt.Errorf("update status: %w", err))
 		default:
-			if rev, perr := api.ParseRevision(out.ResourceVersion); perr == nil {
-				wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				_ = c.cjs.WaitForRevision(wctx, rev)
-				cancel()
-			}
+			c.cjs.WaitForWrite(ctx, out)
 		}
 	}
 	return reconcile.Result{RequeueAfter: plan.RequeueAfter}, errors.Join(errs...)

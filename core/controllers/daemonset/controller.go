@@ -19,12 +19,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiffhq/skiff/core/controllers/cache"
+	"github.com/skiffhq/skiff/core/controllers/dependents"
 	"github.com/skiffhq/skiff/core/controllers/events"
 	"github.com/skiffhq/skiff/core/controllers/expect"
 	"github.com/skiffhq/skiff/core/controllers/history"
 	"github.com/skiffhq/skiff/core/controllers/owner"
+	"github.com/skiffhq/skiff/core/controllers/podcontrol"
 	"github.com/skiffhq/skiff/core/controllers/reconcile"
-	"github.com/skiffhq/skiff/sdk/api"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -52,8 +53,10 @@ type Controller struct {
 	nodes  *cache.Informer[*corev1.Node]
 	pods   *cache.Informer[*corev1.Pod]
 	hist   *history.Store
+	owners dependents.Owners[*appsv1.DaemonSet]
+	claims owner.Claimer[*appsv1.DaemonSet, *corev1.Pod]
 	dsAPI  *client.Typed[*appsv1.DaemonSet]
-	podAPI *client.Typed[*corev1.Pod]
+	podCtl podcontrol.Control
 	exp    *expect.Expectations
 	loop   *reconcile.Controller
 	ev     *events.Recorder
@@ -74,11 +77,16 @@ func New(cfg Config) *Controller {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	podAPI := client.For[*corev1.Pod](cfg.Cache.Client())
 	c := &Controller{cfg: cfg,
 		dss: cache.Of[*appsv1.DaemonSet](cfg.Cache), nodes: cache.Of[*corev1.Node](cfg.Cache),
 		pods: cache.Of[*corev1.Pod](cfg.Cache), hist: history.NewStore(cfg.Cache),
-		dsAPI: client.For[*appsv1.DaemonSet](cfg.Cache.Client()), podAPI: client.For[*corev1.Pod](cfg.Cache.Client()),
-		exp: expect.New(0, cfg.Now), ev: cfg.Events.Named(Name), backoffs: map[types.UID]map[string]Backoff{}}
+		dsAPI: client.For[*appsv1.DaemonSet](cfg.Cache.Client()),
+		exp:   expect.New(0, cfg.Now), ev: cfg.Events.Named(Name), backoffs: map[types.UID]map[string]Backoff{}}
+	c.owners = dependents.Owners[*appsv1.DaemonSet]{Cache: c.dss, Kind: dsKind,
+		Selector: func(ds *appsv1.DaemonSet) *metav1.LabelSelector { return ds.Spec.Selector }}
+	c.claims = owner.Claimer[*appsv1.DaemonSet, *corev1.Pod]{Kind: dsKind, Owners: c.dsAPI, Dependents: podAPI}
+	c.podCtl = podcontrol.Control{Pods: podAPI, Exp: c.exp, Events: c.ev}
 	c.loop = reconcile.New(reconcile.Config{Name: Name, Workers: cfg.Workers, Reconcile: c.sync, Logger: cfg.Logger})
 	cache.AddControllerIndex(c.pods)
 	c.dss.AddHandlers(client.Handlers[*appsv1.DaemonSet]{
@@ -102,42 +110,19 @@ func New(cfg Config) *Controller {
 		},
 		OnDelete: func(*corev1.Node) { c.enqueueAll() },
 	})
-	c.pods.AddHandlers(client.Handlers[*corev1.Pod]{
-		OnAdd: func(p *corev1.Pod) {
-			if ds := c.owning(p); ds != nil {
-				key := reconcile.Key(ds.Namespace, ds.Name)
-				if p.DeletionTimestamp != nil {
-					c.exp.DeletionObserved(key, p.UID)
-				} else {
-					c.exp.CreationObserved(key)
-				}
-				c.loop.Enqueue(key)
-			} else if owner.ControllerOf(p) == nil {
-				c.enqueueMatching(p)
+	c.pods.AddHandlers(dependents.Expecting(c.owners, c.exp, c.loop.Enqueue, func(old, cur *corev1.Pod) {
+		if owner.ControllerOf(cur) != nil {
+			return // another kind's, or its DaemonSet is gone
+		}
+		if old != nil {
+			if ds, ok := c.owners.Controller(old); ok {
+				c.enqueue(ds) // released
 			}
-		},
-		OnUpdate: func(old, cur *corev1.Pod) {
-			if ds := c.owning(cur); ds != nil {
-				key := reconcile.Key(ds.Namespace, ds.Name)
-				if cur.DeletionTimestamp != nil && old.DeletionTimestamp == nil {
-					c.exp.DeletionObserved(key, cur.UID)
-				}
-				c.loop.Enqueue(key)
-			} else if owner.ControllerOf(cur) == nil {
-				if ds := c.owning(old); ds != nil {
-					c.enqueue(ds)
-				}
-				c.enqueueMatching(cur)
-			}
-		},
-		OnDelete: func(p *corev1.Pod) {
-			if ds := c.owning(p); ds != nil {
-				key := reconcile.Key(ds.Namespace, ds.Name)
-				c.exp.DeletionObserved(key, p.UID)
-				c.loop.Enqueue(key)
-			}
-		},
-	})
+		}
+		for _, ds := range c.owners.Matching(cur) {
+			c.enqueue(ds)
+		}
+	}))
 	return c
 }
 
@@ -154,27 +139,6 @@ func (c *Controller) enqueueAll() {
 	}
 }
 
-func (c *Controller) enqueueMatching(p *corev1.Pod) {
-	for _, ds := range c.dss.List(p.Namespace) {
-		sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(p.Labels)) {
-			c.enqueue(ds)
-		}
-	}
-}
-
-func (c *Controller) owning(p *corev1.Pod) *appsv1.DaemonSet {
-	ref := owner.ControllerOf(p)
-	if ref == nil || ref.Kind != dsKind.Kind || ref.APIVersion != dsKind.GroupVersion().String() {
-		return nil
-	}
-	ds, ok := c.dss.Get(p.Namespace, ref.Name)
-	if !ok || ds.UID != ref.UID {
-		return nil
-	}
-	return ds
-}
-
 func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, error) {
 	ns, name := reconcile.SplitKey(key)
 	ds, ok := c.dss.Get(ns, name)
@@ -187,20 +151,12 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 		return reconcile.Result{}, nil // validation forbids it
 	}
 	satisfied := c.exp.Satisfied(key)
-	owned, err := c.claim(ctx, ds, sel)
+	owned, err := c.claims.Claim(ctx, ds, sel, cache.Candidates(c.pods, ds))
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	inUse := map[string]bool{}
-	for _, p := range owned {
-		inUse[p.Labels[history.HashLabel]] = true
-	}
-	limit := int32(10)
-	if ds.Spec.RevisionHistoryLimit != nil {
-		limit = *ds.Spec.RevisionHistoryLimit
-	}
 	cur, collisions, err := c.hist.Sync(ctx, history.Input{Owner: ds, Kind: dsKind, Template: &ds.Spec.Template,
-		CollisionCount: ds.Status.CollisionCount, Limit: limit, InUse: inUse})
+		CollisionCount: ds.Status.CollisionCount, Limit: history.Limit(ds.Spec.RevisionHistoryLimit), InUse: history.InUse(owned)})
 	if cur == nil {
 		return reconcile.Result{}, err
 	}
@@ -229,13 +185,11 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 		c.mu.Unlock()
 	}
 	for _, e := range plan.Events {
-		if e.Type == corev1.EventTypeWarning {
-			c.ev.Warning(ds, e.Reason, "%s", e.Message)
-		} else {
-			c.ev.Normal(ds, e.Reason, "%s", e.Message)
-		}
+		c.ev.Event(ds, e.Type, e.Reason, e.Message)
 	}
-	errs := []error{histErr, c.deletePods(ctx, key, ds, plan.Delete), c.createPods(ctx, key, ds, cur.Labels[history.HashLabel], plan.Create)}
+	hash := cur.Labels[history.HashLabel]
+	errs := []error{histErr, c.podCtl.Delete(ctx, key, ds, plan.Delete),
+		c.podCtl.Create(ctx, key, ds, len(plan.Create), func(i int) *corev1.Pod { return NewPod(ds, hash, plan.Create[i]) })}
 	if plan.Status != nil {
 		up := view.DeepCopy()
 		up.Status = *plan.Status
@@ -245,130 +199,10 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 		case err != nil:
 			errs = append(errs, fmt.Errorf("update status: %w", err))
 		default:
-			if rev, perr := api.ParseRevision(out.ResourceVersion); perr == nil {
-				wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				_ = c.dss.WaitForRevision(wctx, rev)
-				cancel()
-			}
+			c.dss.WaitForWrite(ctx, out)
 		}
 	}
 	return reconcile.Result{RequeueAfter: plan.RequeueAfter}, errors.Join(errs...)
-}
-
-// claim adopts matching orphans and releases pods that stopped matching.
-func (c *Controller) claim(ctx context.Context, ds *appsv1.DaemonSet, sel labels.Selector) ([]*corev1.Pod, error) {
-	candidates := append(c.pods.ByIndex(cache.ByController, string(ds.UID)), c.pods.ByIndex(cache.ByController, cache.OrphanKey(ds.Namespace))...)
-	cl := owner.Claim(ds, sel, candidates)
-	owned := cl.Owned
-	if len(cl.Adopt) > 0 {
-		fresh, err := c.dsAPI.Get(ctx, ds.Namespace, ds.Name)
-		if err != nil || fresh.UID != ds.UID || fresh.DeletionTimestamp != nil {
-			cl.Adopt = nil
-		}
-	}
-	ref := owner.NewControllerRef(ds, dsKind)
-	var errs []error
-	for _, p := range cl.Adopt {
-		up := p.DeepCopy()
-		up.OwnerReferences = owner.WithControllerRef(p.OwnerReferences, ref)
-		out, err := c.podAPI.Update(ctx, up, metav1.UpdateOptions{})
-		if err != nil {
-			errs = append(errs, ignoreNotFound(err))
-			continue
-		}
-		owned = append(owned, out)
-	}
-	for _, p := range cl.Release {
-		up := p.DeepCopy()
-		up.OwnerReferences = owner.WithoutOwner(p.OwnerReferences, ds.UID)
-		if _, err := c.podAPI.Update(ctx, up, metav1.UpdateOptions{}); err != nil {
-			errs = append(errs, ignoreNotFound(err))
-		}
-	}
-	return owned, errors.Join(errs...)
-}
-
-func ignoreNotFound(err error) error {
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
-}
-
-func (c *Controller) deletePods(ctx context.Context, key string, ds *appsv1.DaemonSet, ps []*corev1.Pod) error {
-	if len(ps) == 0 {
-		return nil
-	}
-	uids := make([]types.UID, len(ps))
-	for i, p := range ps {
-		uids[i] = p.UID
-	}
-	c.exp.ExpectDeletions(key, uids)
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-	)
-	for _, p := range ps {
-		wg.Go(func() {
-			_, _, err := c.podAPI.Delete(ctx, p.Namespace, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
-			switch {
-			case err == nil:
-				c.ev.Normal(ds, "SuccessfulDelete", "Deleted pod: %s", p.Name)
-			case apierrors.IsNotFound(err):
-				c.exp.DeletionObserved(key, p.UID)
-			default:
-				c.exp.DeletionObserved(key, p.UID)
-				c.ev.Warning(ds, "FailedDelete", "Error deleting: %v", err)
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("delete pod %s: %w", p.Name, err))
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// createPods creates a daemon pod for each node, in slow-start batches
-// (1, 2, 4, ...) that stop at the first failure.
-func (c *Controller) createPods(ctx context.Context, key string, ds *appsv1.DaemonSet, hash string, nodes []string) error {
-	if len(nodes) == 0 {
-		return nil
-	}
-	c.exp.ExpectCreations(key, len(nodes))
-	done := 0
-	var first error
-	for batch := 1; done < len(nodes) && first == nil; batch *= 2 {
-		part := nodes[done:min(done+batch, len(nodes))]
-		errs := make([]error, len(part))
-		var wg sync.WaitGroup
-		for i, n := range part {
-			wg.Go(func() {
-				out, err := c.podAPI.Create(ctx, NewPod(ds, hash, n), metav1.CreateOptions{})
-				if err != nil {
-					c.ev.Warning(ds, "FailedCreate", "Error creating: %v", err)
-					errs[i] = err
-					return
-				}
-				c.ev.Normal(ds, "SuccessfulCreate", "Created pod: %s", out.Name)
-			})
-		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				c.exp.CreationObserved(key)
-				if first == nil {
-					first = fmt.Errorf("create pod: %w", err)
-				}
-			}
-		}
-		done += len(part)
-	}
-	for range len(nodes) - done {
-		c.exp.CreationObserved(key)
-	}
-	return first
 }
 
 // NewPod is the daemon pod of ds for node: its template, labelled with the

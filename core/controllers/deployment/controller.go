@@ -11,10 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiffhq/skiff/core/controllers/cache"
+	"github.com/skiffhq/skiff/core/controllers/dependents"
 	"github.com/skiffhq/skiff/core/controllers/events"
 	"github.com/skiffhq/skiff/core/controllers/owner"
 	"github.com/skiffhq/skiff/core/controllers/reconcile"
@@ -39,15 +39,17 @@ type Config struct {
 
 // Controller is the Deployment controller's shell around Decide.
 type Controller struct {
-	cfg   Config
-	log   *slog.Logger
-	ds    *cache.Informer[*appsv1.Deployment]
-	rss   *cache.Informer[*appsv1.ReplicaSet]
-	pods  *cache.Informer[*corev1.Pod]
-	dAPI  *client.Typed[*appsv1.Deployment]
-	rsAPI *client.Typed[*appsv1.ReplicaSet]
-	loop  *reconcile.Controller
-	ev    *events.Recorder
+	cfg    Config
+	log    *slog.Logger
+	ds     *cache.Informer[*appsv1.Deployment]
+	rss    *cache.Informer[*appsv1.ReplicaSet]
+	pods   *cache.Informer[*corev1.Pod]
+	dAPI   *client.Typed[*appsv1.Deployment]
+	rsAPI  *client.Typed[*appsv1.ReplicaSet]
+	owners dependents.Owners[*appsv1.Deployment]
+	claims owner.Claimer[*appsv1.Deployment, *appsv1.ReplicaSet]
+	loop   *reconcile.Controller
+	ev     *events.Recorder
 }
 
 // New registers the controller's handlers on cfg.Cache (before it runs)
@@ -66,6 +68,9 @@ func New(cfg Config) *Controller {
 		ds: cache.Of[*appsv1.Deployment](cfg.Cache), rss: cache.Of[*appsv1.ReplicaSet](cfg.Cache), pods: cache.Of[*corev1.Pod](cfg.Cache),
 		dAPI: client.For[*appsv1.Deployment](cfg.Cache.Client()), rsAPI: client.For[*appsv1.ReplicaSet](cfg.Cache.Client()),
 		ev: cfg.Events.Named(Name)}
+	c.owners = dependents.Owners[*appsv1.Deployment]{Cache: c.ds, Kind: deploymentKind,
+		Selector: func(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector }}
+	c.claims = owner.Claimer[*appsv1.Deployment, *appsv1.ReplicaSet]{Kind: deploymentKind, Owners: c.dAPI, Dependents: c.rsAPI}
 	c.loop = reconcile.New(reconcile.Config{Name: Name, Workers: cfg.Workers, Reconcile: c.sync, Logger: cfg.Logger})
 	cache.AddControllerIndex(c.rss)
 	cache.AddControllerIndex(c.pods)
@@ -74,7 +79,9 @@ func New(cfg Config) *Controller {
 		OnUpdate: func(_, cur *appsv1.Deployment) { c.enqueue(cur) },
 		OnDelete: c.enqueue,
 	})
-	c.rss.AddHandlers(client.Handlers[*appsv1.ReplicaSet]{OnAdd: c.rsChanged, OnUpdate: c.rsUpdated, OnDelete: c.rsChanged})
+	rsChanged := func(rs *appsv1.ReplicaSet) { c.owners.Changed(rs, c.enqueue) }
+	c.rss.AddHandlers(client.Handlers[*appsv1.ReplicaSet]{OnAdd: rsChanged, OnDelete: rsChanged,
+		OnUpdate: func(old, cur *appsv1.ReplicaSet) { c.owners.Updated(old, cur, c.enqueue) }})
 	c.pods.AddHandlers(client.Handlers[*corev1.Pod]{OnUpdate: c.podUpdated, OnDelete: c.podDeleted})
 	return c
 }
@@ -88,57 +95,8 @@ func (c *Controller) enqueue(d *appsv1.Deployment) {
 
 // owning returns the Deployment that controls obj, if cached.
 func (c *Controller) owning(obj metav1.Object) *appsv1.Deployment {
-	ref := owner.ControllerOf(obj)
-	if ref == nil || ref.Kind != deploymentKind.Kind || ref.APIVersion != deploymentKind.GroupVersion().String() {
-		return nil
-	}
-	d, ok := c.ds.Get(obj.GetNamespace(), ref.Name)
-	if !ok || d.UID != ref.UID {
-		return nil
-	}
+	d, _ := c.owners.Controller(obj)
 	return d
-}
-
-// enqueueMatching queues the Deployments whose selector matches the
-// orphan rs, so that one adopts it.
-func (c *Controller) enqueueMatching(rs *appsv1.ReplicaSet) {
-	for _, d := range c.ds.List(rs.Namespace) {
-		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(rs.Labels)) {
-			c.enqueue(d)
-		}
-	}
-}
-
-func (c *Controller) rsChanged(rs *appsv1.ReplicaSet) {
-	if owner.ControllerOf(rs) != nil {
-		if d := c.owning(rs); d != nil {
-			c.enqueue(d)
-		}
-		return
-	}
-	c.enqueueMatching(rs)
-}
-
-func (c *Controller) rsUpdated(old, cur *appsv1.ReplicaSet) {
-	if old.ResourceVersion == cur.ResourceVersion {
-		return
-	}
-	oldRef, curRef := owner.ControllerOf(old), owner.ControllerOf(cur)
-	if oldRef != nil && (curRef == nil || oldRef.UID != curRef.UID) {
-		if d := c.owning(old); d != nil {
-			c.enqueue(d)
-		}
-	}
-	if curRef != nil {
-		if d := c.owning(cur); d != nil {
-			c.enqueue(d)
-		}
-		return
-	}
-	if oldRef != nil || !labels.Equals(old.Labels, cur.Labels) {
-		c.enqueueMatching(cur)
-	}
 }
 
 // recreateOwner returns the Recreate Deployment whose ReplicaSet controls
@@ -201,55 +159,17 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 // claim adopts matching orphan ReplicaSets and releases the ones that no
 // longer match; it returns those d owns.
 func (c *Controller) claim(ctx context.Context, d *appsv1.Deployment) ([]*appsv1.ReplicaSet, error) {
-	mine := c.rss.ByIndex(cache.ByController, string(d.UID))
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil || sel.Empty() {
-		return mine, nil // Decide reports a selector that selects everything
+		// Decide reports a selector that selects everything.
+		return c.rss.ByIndex(cache.ByController, string(d.UID)), nil
 	}
-	cl := owner.Claim(d, sel, append(mine, c.rss.ByIndex(cache.ByController, cache.OrphanKey(d.Namespace))...))
-	owned := cl.Owned
-	if len(cl.Adopt) > 0 {
-		fresh, err := c.dAPI.Get(ctx, d.Namespace, d.Name)
-		switch {
-		case apierrors.IsNotFound(err):
-			cl.Adopt = nil
-		case err != nil:
-			return nil, fmt.Errorf("recheck before adoption: %w", err)
-		case fresh.UID != d.UID || fresh.DeletionTimestamp != nil:
-			cl.Adopt = nil
-		}
-	}
-	ref := owner.NewControllerRef(d, deploymentKind)
-	var errs []error
-	for _, rs := range cl.Adopt {
-		up := rs.DeepCopy()
-		up.OwnerReferences = owner.WithControllerRef(rs.OwnerReferences, ref)
-		out, err := c.rsAPI.Update(ctx, up, metav1.UpdateOptions{})
-		if err != nil {
-			if !apierrors.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("adopt replica set %s: %w", rs.Name, err))
-			}
-			continue
-		}
-		owned = append(owned, out)
-	}
-	for _, rs := range cl.Release {
-		up := rs.DeepCopy()
-		up.OwnerReferences = owner.WithoutOwner(rs.OwnerReferences, d.UID)
-		if _, err := c.rsAPI.Update(ctx, up, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("release replica set %s: %w", rs.Name, err))
-		}
-	}
-	return owned, errors.Join(errs...)
+	return c.claims.Claim(ctx, d, sel, cache.Candidates(c.rss, d))
 }
 
 func (c *Controller) record(d *appsv1.Deployment, evs []Event) {
 	for _, e := range evs {
-		if e.Type == corev1.EventTypeWarning {
-			c.ev.Warning(d, e.Reason, "%s", e.Message)
-		} else {
-			c.ev.Normal(d, e.Reason, "%s", e.Message)
-		}
+		c.ev.Event(d, e.Type, e.Reason, e.Message)
 	}
 }
 
@@ -333,11 +253,7 @@ func (c *Controller) createFailed(ctx context.Context, d *appsv1.Deployment, rs 
 			return fmt.Errorf("create replica set %s: %w", rs.Name, err)
 		}
 		if owner.IsControlledBy(existing, d.UID) && EqualIgnoreHash(&existing.Spec.Template, &d.Spec.Template) {
-			if r, perr := api.ParseRevision(existing.ResourceVersion); perr == nil {
-				wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				_ = c.rss.WaitForRevision(wctx, r)
-				cancel()
-			}
+			c.rss.WaitForWrite(ctx, existing)
 			return fmt.Errorf("create replica set %s: %w", rs.Name, errStale)
 		}
 		up := d.DeepCopy()

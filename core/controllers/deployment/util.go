@@ -133,44 +133,31 @@ func rsReplicas(rs *appsv1.ReplicaSet) int32 {
 	return *rs.Spec.Replicas
 }
 
-// specReplicas sums the ReplicaSets' spec.replicas.
-func specReplicas(rss []*appsv1.ReplicaSet) int32 {
+// sum adds f over the ReplicaSets that are not nil.
+func sum(rss []*appsv1.ReplicaSet, f func(*appsv1.ReplicaSet) int32) int32 {
 	var n int32
 	for _, rs := range rss {
-		n += rsReplicas(rs)
+		if rs != nil {
+			n += f(rs)
+		}
 	}
 	return n
 }
+
+// specReplicas sums the ReplicaSets' spec.replicas.
+func specReplicas(rss []*appsv1.ReplicaSet) int32 { return sum(rss, rsReplicas) }
 
 // statusReplicas sums status.replicas (the pods that exist).
 func statusReplicas(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.Replicas
-		}
-	}
-	return n
+	return sum(rss, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.Replicas })
 }
 
 func readyReplicas(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.ReadyReplicas
-		}
-	}
-	return n
+	return sum(rss, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.ReadyReplicas })
 }
 
 func availableReplicas(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.AvailableReplicas
-		}
-	}
-	return n
+	return sum(rss, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.AvailableReplicas })
 }
 
 // safeAvailable is the availability a scale-down may count on: a
@@ -179,13 +166,7 @@ func availableReplicas(rss []*appsv1.ReplicaSet) int32 {
 // until its controller has deleted them. (Kubernetes counts the status
 // alone; in that window a second scale-down could go below minAvailable.)
 func safeAvailable(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += min(rs.Status.AvailableReplicas, rsReplicas(rs))
-		}
-	}
-	return n
+	return sum(rss, func(rs *appsv1.ReplicaSet) int32 { return min(rs.Status.AvailableReplicas, rsReplicas(rs)) })
 }
 
 func terminatingReplicas(rss []*appsv1.ReplicaSet) *int32 {

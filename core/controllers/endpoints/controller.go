@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,7 +13,6 @@ import (
 	"github.com/skiffhq/skiff/core/controllers/cache"
 	"github.com/skiffhq/skiff/core/controllers/events"
 	"github.com/skiffhq/skiff/core/controllers/reconcile"
-	"github.com/skiffhq/skiff/sdk/api"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -142,10 +140,6 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 		}
 		return reconcile.Result{}, fmt.Errorf("write endpoints %s: %w", key, err)
 	}
-	if rev, perr := api.ParseRevision(out.ResourceVersion); perr == nil && rev > 0 {
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_ = c.eps.WaitForRevision(wctx, rev)
-		cancel()
-	}
+	c.eps.WaitForWrite(ctx, out)
 	return reconcile.Result{}, nil
 }

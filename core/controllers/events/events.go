@@ -114,6 +114,13 @@ func (r *Recorder) Normal(obj runtime.Object, reason, format string, args ...any
 	r.record(obj, corev1.EventTypeNormal, reason, fmt.Sprintf(format, args...))
 }
 
+// Event records an event of type typ (corev1.EventTypeNormal or
+// EventTypeWarning) about obj with message as it is: the form in which
+// planning cores hand their events to a shell.
+func (r *Recorder) Event(obj runtime.Object, typ, reason, message string) {
+	r.record(obj, typ, reason, message)
+}
+
 // Warning records a Warning event about obj.
 func (r *Recorder) Warning(obj runtime.Object, reason, format string, args ...any) {
 	r.record(obj, corev1.EventTypeWarning, reason, fmt.Sprintf(format, args...))

@@ -23,6 +23,28 @@ import (
 // controller-revision-hash.
 const HashLabel = appsv1.ControllerRevisionHashLabelKey
 
+// DefaultLimit is revisionHistoryLimit when the spec leaves it unset.
+const DefaultLimit = 10
+
+// Limit is the revisionHistoryLimit of a spec's field: DefaultLimit when
+// it is nil.
+func Limit(field *int32) int32 {
+	if field == nil {
+		return DefaultLimit
+	}
+	return *field
+}
+
+// InUse is the set of revision hashes pods carry (their HashLabel), for
+// Input.InUse. It never returns nil.
+func InUse(pods []*corev1.Pod) map[string]bool {
+	in := make(map[string]bool, len(pods))
+	for _, p := range pods {
+		in[p.Labels[HashLabel]] = true
+	}
+	return in
+}
+
 // Patch is the revision data for template: the strategic merge patch that
 // replaces an object's spec.template with it.
 func Patch(template *corev1.PodTemplateSpec) ([]byte, error) {

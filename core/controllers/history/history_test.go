@@ -97,3 +97,25 @@ func TestDecideCollision(t *testing.T) {
 		t.Fatalf("collision: %+v (count %v)", got.Update.Name, got.CollisionCount)
 	}
 }
+
+func TestLimitAndInUse(t *testing.T) {
+	three := int32(3)
+	if got := history.Limit(nil); got != history.DefaultLimit {
+		t.Errorf("Limit(nil) = %d, want %d", got, history.DefaultLimit)
+	}
+	if got := history.Limit(&three); got != 3 {
+		t.Errorf("Limit(3) = %d, want 3", got)
+	}
+	ps := []*corev1.Pod{
+		{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{history.HashLabel: "a"}}},
+		{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{history.HashLabel: "b"}}},
+		{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{history.HashLabel: "a"}}},
+	}
+	got := history.InUse(ps)
+	if len(got) != 2 || !got["a"] || !got["b"] {
+		t.Errorf("InUse = %v, want a and b", got)
+	}
+	if history.InUse(nil) == nil {
+		t.Error("InUse(nil) is nil; callers add to it")
+	}
+}

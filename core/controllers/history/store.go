@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/skiffhq/skiff/core/controllers/cache"
-	"github.com/skiffhq/skiff/sdk/api"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -63,14 +61,14 @@ func (s *Store) Sync(ctx context.Context, in Input) (*appsv1.ControllerRevision,
 			return nil, in.CollisionCount, fmt.Errorf("create revision %s: %w", cur.Name, err)
 		}
 		cur = out
-		s.waitFor(ctx, out)
+		s.revs.WaitForWrite(ctx, out)
 	case plan.Renumber:
 		out, err := s.api.Update(ctx, cur, metav1.UpdateOptions{})
 		if err != nil {
 			return nil, in.CollisionCount, fmt.Errorf("update revision %s: %w", cur.Name, err)
 		}
 		cur = out
-		s.waitFor(ctx, out)
+		s.revs.WaitForWrite(ctx, out)
 	}
 	var errs []error
 	for _, r := range plan.Delete {
@@ -80,16 +78,4 @@ func (s *Store) Sync(ctx context.Context, in Input) (*appsv1.ControllerRevision,
 		}
 	}
 	return cur, plan.CollisionCount, errors.Join(errs...)
-}
-
-// waitFor waits briefly until the cache shows the write that returned
-// out, so that the next sync reads it.
-func (s *Store) waitFor(ctx context.Context, out *appsv1.ControllerRevision) {
-	rev, err := api.ParseRevision(out.ResourceVersion)
-	if err != nil || rev == 0 {
-		return
-	}
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	_ = s.revs.WaitForRevision(wctx, rev)
 }

@@ -13,15 +13,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiffhq/skiff/core/controllers/cache"
+	"github.com/skiffhq/skiff/core/controllers/dependents"
 	"github.com/skiffhq/skiff/core/controllers/events"
 	"github.com/skiffhq/skiff/core/controllers/expect"
 	"github.com/skiffhq/skiff/core/controllers/owner"
+	"github.com/skiffhq/skiff/core/controllers/podcontrol"
 	"github.com/skiffhq/skiff/core/controllers/reconcile"
-	"github.com/skiffhq/skiff/sdk/api"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -55,8 +55,11 @@ type Controller struct {
 	log     *slog.Logger
 	jobs    *cache.Informer[*batchv1.Job]
 	pods    *cache.Informer[*corev1.Pod]
+	owners  dependents.Owners[*batchv1.Job]
+	claims  owner.Claimer[*batchv1.Job, *corev1.Pod]
 	jobAPI  *client.Typed[*batchv1.Job]
 	podAPI  *client.Typed[*corev1.Pod]
+	podCtl  podcontrol.Control
 	exp     *expect.Expectations
 	loop    *reconcile.Controller // Job keys
 	orphans *reconcile.Controller // keys of pods whose Job is gone, to untrack
@@ -85,6 +88,10 @@ func New(cfg Config) *Controller {
 		jobs: cache.Of[*batchv1.Job](cfg.Cache), pods: cache.Of[*corev1.Pod](cfg.Cache),
 		jobAPI: client.For[*batchv1.Job](cfg.Cache.Client()), podAPI: client.For[*corev1.Pod](cfg.Cache.Client()),
 		exp: expect.New(0, cfg.Now), ev: cfg.Events.Named(Name), backoffs: map[types.UID]Backoff{}}
+	c.owners = dependents.Owners[*batchv1.Job]{Cache: c.jobs, Kind: jobKind,
+		Selector: func(j *batchv1.Job) *metav1.LabelSelector { return j.Spec.Selector }}
+	c.claims = owner.Claimer[*batchv1.Job, *corev1.Pod]{Kind: jobKind, Owners: c.jobAPI, Dependents: c.podAPI}
+	c.podCtl = podcontrol.Control{Pods: c.podAPI, Exp: c.exp, Events: c.ev}
 	c.loop = reconcile.New(reconcile.Config{Name: Name, Workers: cfg.Workers, Reconcile: c.sync, Logger: cfg.Logger})
 	c.orphans = reconcile.New(reconcile.Config{Name: Name + "-orphans", Workers: 2, Reconcile: c.untrackOrphan, Logger: cfg.Logger})
 	cache.AddControllerIndex(c.pods)
@@ -101,37 +108,7 @@ func New(cfg Config) *Controller {
 			}
 		},
 	})
-	c.pods.AddHandlers(client.Handlers[*corev1.Pod]{
-		OnAdd: func(p *corev1.Pod) {
-			if j := c.owning(p); j != nil {
-				key := reconcile.Key(j.Namespace, j.Name)
-				if p.DeletionTimestamp != nil {
-					c.exp.DeletionObserved(key, p.UID)
-				} else {
-					c.exp.CreationObserved(key)
-				}
-				c.loop.Enqueue(key)
-			}
-			c.checkOrphan(p)
-		},
-		OnUpdate: func(old, cur *corev1.Pod) {
-			if j := c.owning(cur); j != nil {
-				key := reconcile.Key(j.Namespace, j.Name)
-				if cur.DeletionTimestamp != nil && old.DeletionTimestamp == nil {
-					c.exp.DeletionObserved(key, cur.UID)
-				}
-				c.loop.Enqueue(key)
-			}
-			c.checkOrphan(cur)
-		},
-		OnDelete: func(p *corev1.Pod) {
-			if j := c.owning(p); j != nil {
-				key := reconcile.Key(j.Namespace, j.Name)
-				c.exp.DeletionObserved(key, p.UID)
-				c.loop.Enqueue(key)
-			}
-		},
-	})
+	c.pods.AddHandlers(dependents.Expecting(c.owners, c.exp, c.loop.Enqueue, func(_, cur *corev1.Pod) { c.checkOrphan(cur) }))
 	return c
 }
 
@@ -146,22 +123,10 @@ func (c *Controller) Run(ctx context.Context) error {
 
 func (c *Controller) enqueue(j *batchv1.Job) { c.loop.Enqueue(reconcile.Key(j.Namespace, j.Name)) }
 
-func (c *Controller) owning(p *corev1.Pod) *batchv1.Job {
-	ref := owner.ControllerOf(p)
-	if ref == nil || ref.Kind != jobKind.Kind || ref.APIVersion != jobKind.GroupVersion().String() {
-		return nil
-	}
-	j, ok := c.jobs.Get(p.Namespace, ref.Name)
-	if !ok || j.UID != ref.UID {
-		return nil
-	}
-	return j
-}
-
 // checkOrphan queues a tracked pod whose Job is not in the cache: if the
 // Job is really gone, nothing else would ever remove its finalizer.
 func (c *Controller) checkOrphan(p *corev1.Pod) {
-	if hasFinalizer(p) && c.owning(p) == nil {
+	if _, owned := c.owners.Controller(p); hasFinalizer(p) && !owned {
 		c.orphans.Enqueue(reconcile.Key(p.Namespace, p.Name))
 	}
 }
@@ -233,7 +198,7 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 		return reconcile.Result{}, nil
 	}
 	satisfied := c.exp.Satisfied(key)
-	owned, err := c.claim(ctx, j, sel)
+	owned, err := c.claims.Claim(ctx, j, sel, cache.Candidates(c.pods, j))
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -243,11 +208,7 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 	now := c.cfg.Now()
 	plan := Decide(Input{Job: j, Pods: owned, Backoff: b, Timing: c.cfg.Timing, Now: now, Hold: !satisfied})
 	for _, e := range plan.Events {
-		if e.Type == corev1.EventTypeWarning {
-			c.ev.Warning(j, e.Reason, "%s", e.Message)
-		} else {
-			c.ev.Normal(j, e.Reason, "%s", e.Message)
-		}
+		c.ev.Event(j, e.Type, e.Reason, e.Message)
 	}
 	if plan.Status != nil {
 		up := j.DeepCopy()
@@ -256,11 +217,7 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 		if err != nil {
 			return reconcile.Result{}, ignoreNotFound(err)
 		}
-		if rev, perr := api.ParseRevision(out.ResourceVersion); perr == nil {
-			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			_ = c.jobs.WaitForRevision(wctx, rev)
-			cancel()
-		}
+		c.jobs.WaitForWrite(ctx, out)
 		j = out
 	}
 	// The finished pods are recorded as uncounted: their finalizer may go.
@@ -273,7 +230,8 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 	c.mu.Lock()
 	c.backoffs[j.UID] = b.Next(&plan, now)
 	c.mu.Unlock()
-	errs = append(errs, c.deletePods(ctx, key, j, plan.Delete), c.createPods(ctx, key, j, plan.Create))
+	errs = append(errs, c.podCtl.Delete(ctx, key, j, plan.Delete),
+		c.podCtl.Create(ctx, key, j, plan.Create, func(int) *corev1.Pod { return PodFromTemplate(j) }))
 	if plan.DeleteJob {
 		fg := metav1.DeletePropagationForeground
 		rv := j.ResourceVersion
@@ -283,110 +241,6 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 		}
 	}
 	return reconcile.Result{RequeueAfter: plan.RequeueAfter}, errors.Join(errs...)
-}
-
-// claim adopts matching orphan pods and releases those that stopped
-// matching; it returns the pods j controls.
-func (c *Controller) claim(ctx context.Context, j *batchv1.Job, sel labels.Selector) ([]*corev1.Pod, error) {
-	mine := c.pods.ByIndex(cache.ByController, string(j.UID))
-	cl := owner.Claim(j, sel, append(mine, c.pods.ByIndex(cache.ByController, cache.OrphanKey(j.Namespace))...))
-	owned := cl.Owned
-	if len(cl.Adopt) > 0 {
-		fresh, err := c.jobAPI.Get(ctx, j.Namespace, j.Name)
-		if err != nil || fresh.UID != j.UID || fresh.DeletionTimestamp != nil {
-			cl.Adopt = nil
-		}
-	}
-	ref := owner.NewControllerRef(j, jobKind)
-	var errs []error
-	for _, p := range cl.Adopt {
-		up := p.DeepCopy()
-		up.OwnerReferences = owner.WithControllerRef(p.OwnerReferences, ref)
-		out, err := c.podAPI.Update(ctx, up, metav1.UpdateOptions{})
-		if err != nil {
-			errs = append(errs, ignoreNotFound(err))
-			continue
-		}
-		owned = append(owned, out)
-	}
-	for _, p := range cl.Release {
-		up := p.DeepCopy()
-		up.OwnerReferences = owner.WithoutOwner(p.OwnerReferences, j.UID)
-		if _, err := c.podAPI.Update(ctx, up, metav1.UpdateOptions{}); err != nil {
-			errs = append(errs, ignoreNotFound(err))
-		}
-	}
-	return owned, errors.Join(errs...)
-}
-
-func (c *Controller) deletePods(ctx context.Context, key string, j *batchv1.Job, ps []*corev1.Pod) error {
-	if len(ps) == 0 {
-		return nil
-	}
-	uids := make([]types.UID, len(ps))
-	for i, p := range ps {
-		uids[i] = p.UID
-	}
-	c.exp.ExpectDeletions(key, uids)
-	var errs []error
-	for _, p := range ps {
-		_, _, err := c.podAPI.Delete(ctx, p.Namespace, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
-		switch {
-		case err == nil:
-			c.ev.Normal(j, "SuccessfulDelete", "Deleted pod: %s", p.Name)
-		case apierrors.IsNotFound(err):
-			c.exp.DeletionObserved(key, p.UID)
-		default:
-			c.exp.DeletionObserved(key, p.UID)
-			c.ev.Warning(j, "FailedDelete", "Error deleting: %v", err)
-			errs = append(errs, fmt.Errorf("delete pod %s: %w", p.Name, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (c *Controller) createPods(ctx context.Context, key string, j *batchv1.Job, n int) error {
-	if n == 0 {
-		return nil
-	}
-	c.exp.ExpectCreations(key, n)
-	var (
-		mu   sync.Mutex
-		ok   int
-		errs []error
-	)
-	// Slow start: batches of 1, 2, 4, ... stopping at the first failure.
-	for batch := 1; ok < n; batch *= 2 {
-		size := min(batch, n-ok)
-		var wg sync.WaitGroup
-		failed := false
-		for range size {
-			wg.Go(func() {
-				out, err := c.podAPI.Create(ctx, PodFromTemplate(j), metav1.CreateOptions{})
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					failed = true
-					errs = append(errs, err)
-					c.ev.Warning(j, "FailedCreate", "Error creating: %v", err)
-					return
-				}
-				ok++
-				c.ev.Normal(j, "SuccessfulCreate", "Created pod: %s", out.Name)
-			})
-		}
-		wg.Wait()
-		if failed {
-			break
-		}
-	}
-	for range n - ok {
-		c.exp.CreationObserved(key)
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("create pods: %w", errs[0])
-	}
-	return nil
 }
 
 // PodFromTemplate is a pod of j: its template, named after it, controlled

@@ -12,15 +12,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiffhq/skiff/core/controllers/cache"
+	"github.com/skiffhq/skiff/core/controllers/dependents"
 	"github.com/skiffhq/skiff/core/controllers/events"
 	"github.com/skiffhq/skiff/core/controllers/history"
 	"github.com/skiffhq/skiff/core/controllers/owner"
 	"github.com/skiffhq/skiff/core/controllers/reconcile"
-	"github.com/skiffhq/skiff/sdk/api"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -45,6 +44,8 @@ type Controller struct {
 	sets   *cache.Informer[*appsv1.StatefulSet]
 	pods   *cache.Informer[*corev1.Pod]
 	hist   *history.Store
+	owners dependents.Owners[*appsv1.StatefulSet]
+	claims owner.Claimer[*appsv1.StatefulSet, *corev1.Pod]
 	setAPI *client.Typed[*appsv1.StatefulSet]
 	podAPI *client.Typed[*corev1.Pod]
 	loop   *reconcile.Controller
@@ -69,6 +70,9 @@ func New(cfg Config) *Controller {
 	c := &Controller{cfg: cfg, sets: cache.Of[*appsv1.StatefulSet](cfg.Cache), pods: cache.Of[*corev1.Pod](cfg.Cache),
 		hist: history.NewStore(cfg.Cache), setAPI: client.For[*appsv1.StatefulSet](cfg.Cache.Client()),
 		podAPI: client.For[*corev1.Pod](cfg.Cache.Client()), ev: cfg.Events.Named(Name), warned: map[types.UID]bool{}}
+	c.owners = dependents.Owners[*appsv1.StatefulSet]{Cache: c.sets, Kind: stsKind,
+		Selector: func(s *appsv1.StatefulSet) *metav1.LabelSelector { return s.Spec.Selector }}
+	c.claims = owner.Claimer[*appsv1.StatefulSet, *corev1.Pod]{Kind: stsKind, Owners: c.setAPI, Dependents: c.podAPI}
 	c.loop = reconcile.New(reconcile.Config{Name: Name, Workers: cfg.Workers, Reconcile: c.sync, Logger: cfg.Logger})
 	cache.AddControllerIndex(c.pods)
 	c.sets.AddHandlers(client.Handlers[*appsv1.StatefulSet]{
@@ -80,22 +84,11 @@ func New(cfg Config) *Controller {
 			c.mu.Unlock()
 		},
 	})
-	podChanged := func(p *corev1.Pod) {
-		if s := c.owning(p); s != nil {
-			c.enqueue(s)
-		} else if owner.ControllerOf(p) == nil {
-			for _, s := range c.sets.List(p.Namespace) {
-				sel, err := metav1.LabelSelectorAsSelector(s.Spec.Selector)
-				if err == nil && !sel.Empty() && sel.Matches(labels.Set(p.Labels)) {
-					c.enqueue(s)
-				}
-			}
-		}
-	}
+	podChanged := func(p *corev1.Pod) { c.owners.Changed(p, c.enqueue) }
 	c.pods.AddHandlers(client.Handlers[*corev1.Pod]{
 		OnAdd: podChanged,
 		OnUpdate: func(old, cur *corev1.Pod) {
-			if s := c.owning(old); s != nil && owner.ControllerOf(cur) == nil {
+			if s, ok := c.owners.Controller(old); ok && owner.ControllerOf(cur) == nil {
 				c.enqueue(s)
 			}
 			podChanged(cur)
@@ -112,18 +105,6 @@ func (c *Controller) enqueue(s *appsv1.StatefulSet) {
 	c.loop.Enqueue(reconcile.Key(s.Namespace, s.Name))
 }
 
-func (c *Controller) owning(p *corev1.Pod) *appsv1.StatefulSet {
-	ref := owner.ControllerOf(p)
-	if ref == nil || ref.Kind != stsKind.Kind || ref.APIVersion != stsKind.GroupVersion().String() {
-		return nil
-	}
-	s, ok := c.sets.Get(p.Namespace, ref.Name)
-	if !ok || s.UID != ref.UID {
-		return nil
-	}
-	return s
-}
-
 // sync is the reconcile of one StatefulSet. It needs no expectations:
 // pod names are stable, so a create the cache has not shown yet fails
 // with AlreadyExists, and deletions carry a UID precondition.
@@ -137,7 +118,7 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 	if err != nil || sel.Empty() {
 		return reconcile.Result{}, nil // validation forbids it
 	}
-	owned, err := c.claim(ctx, set, sel)
+	owned, err := c.claims.Claim(ctx, set, sel, cache.Candidates(c.pods, set))
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -151,17 +132,10 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 				"volumeClaimTemplates are not provisioned by Skiff: each pod gets an emptyDir in their place, whose data does not outlive the pod")
 		}
 	}
-	inUse := map[string]bool{}
-	for _, p := range owned {
-		inUse[p.Labels[history.HashLabel]] = true
-	}
+	inUse := history.InUse(owned)
 	inUse[set.Status.CurrentRevision] = true
-	limit := int32(10)
-	if set.Spec.RevisionHistoryLimit != nil {
-		limit = *set.Spec.RevisionHistoryLimit
-	}
 	upd, collisions, err := c.hist.Sync(ctx, history.Input{Owner: set, Kind: stsKind, Template: &set.Spec.Template,
-		CollisionCount: set.Status.CollisionCount, Limit: limit, InUse: inUse})
+		CollisionCount: set.Status.CollisionCount, Limit: history.Limit(set.Spec.RevisionHistoryLimit), InUse: inUse})
 	if upd == nil {
 		return reconcile.Result{}, err
 	}
@@ -180,11 +154,7 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 	}
 	plan := Decide(Input{Set: set, Pods: owned, Current: current, Update: update, CollisionCount: collisions, Now: c.cfg.Now()})
 	for _, e := range plan.Events {
-		if e.Type == corev1.EventTypeWarning {
-			c.ev.Warning(set, e.Reason, "%s", e.Message)
-		} else {
-			c.ev.Normal(set, e.Reason, "%s", e.Message)
-		}
+		c.ev.Event(set, e.Type, e.Reason, e.Message)
 	}
 	errs := []error{histErr, c.apply(ctx, set, plan)}
 	if plan.Status != nil {
@@ -196,11 +166,7 @@ func (c *Controller) sync(ctx context.Context, key string) (reconcile.Result, er
 		case err != nil:
 			errs = append(errs, fmt.Errorf("update status: %w", err))
 		default:
-			if rev, perr := api.ParseRevision(out.ResourceVersion); perr == nil {
-				wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				_ = c.sets.WaitForRevision(wctx, rev)
-				cancel()
-			}
+			c.sets.WaitForWrite(ctx, out)
 		}
 	}
 	return reconcile.Result{RequeueAfter: plan.RequeueAfter}, errors.Join(errs...)
@@ -249,44 +215,4 @@ func (c *Controller) apply(ctx context.Context, set *appsv1.StatefulSet, plan Pl
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// claim adopts matching orphans and releases pods that stopped matching.
-func (c *Controller) claim(ctx context.Context, set *appsv1.StatefulSet, sel labels.Selector) ([]*corev1.Pod, error) {
-	candidates := append(c.pods.ByIndex(cache.ByController, string(set.UID)), c.pods.ByIndex(cache.ByController, cache.OrphanKey(set.Namespace))...)
-	cl := owner.Claim(set, sel, candidates)
-	owned := cl.Owned
-	if len(cl.Adopt) > 0 {
-		fresh, err := c.setAPI.Get(ctx, set.Namespace, set.Name)
-		if err != nil || fresh.UID != set.UID || fresh.DeletionTimestamp != nil {
-			cl.Adopt = nil
-		}
-	}
-	ref := owner.NewControllerRef(set, stsKind)
-	var errs []error
-	for _, p := range cl.Adopt {
-		up := p.DeepCopy()
-		up.OwnerReferences = owner.WithControllerRef(p.OwnerReferences, ref)
-		out, err := c.podAPI.Update(ctx, up, metav1.UpdateOptions{})
-		if err != nil {
-			errs = append(errs, ignoreNotFound(err))
-			continue
-		}
-		owned = append(owned, out)
-	}
-	for _, p := range cl.Release {
-		up := p.DeepCopy()
-		up.OwnerReferences = owner.WithoutOwner(p.OwnerReferences, set.UID)
-		if _, err := c.podAPI.Update(ctx, up, metav1.UpdateOptions{}); err != nil {
-			errs = append(errs, ignoreNotFound(err))
-		}
-	}
-	return owned, errors.Join(errs...)
-}
-
-func ignoreNotFound(err error) error {
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
 }
