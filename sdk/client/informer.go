@@ -120,6 +120,9 @@ func (inf *Informer[T]) replace(fresh map[string]T, rev uint64) {
 	for k, cur := range fresh {
 		if prev, ok := old[k]; !ok {
 			call1(inf.handlers.OnAdd, cur)
+		} else if prev.GetUID() != cur.GetUID() {
+			call1(inf.handlers.OnDelete, prev)
+			call1(inf.handlers.OnAdd, cur)
 		} else if prev.GetResourceVersion() != cur.GetResourceVersion() && inf.handlers.OnUpdate != nil {
 			inf.handlers.OnUpdate(prev, cur)
 		}
@@ -166,6 +169,12 @@ func (inf *Informer[T]) apply(ev store.Event) {
 			call1(inf.handlers.OnDelete, prev)
 		}
 	case !present:
+	case had && prev.GetUID() != obj.GetUID():
+		// The key was deleted and created again between two revisions
+		// this watcher saw (the bucket keeps one value per key): another
+		// object, as a Kubernetes watch would have said.
+		call1(inf.handlers.OnDelete, prev)
+		call1(inf.handlers.OnAdd, obj)
 	case had && inf.handlers.OnUpdate != nil:
 		inf.handlers.OnUpdate(prev, obj)
 	case !had:

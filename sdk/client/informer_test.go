@@ -560,3 +560,42 @@ func TestInformerOddValues(t *testing.T) {
 		t.Errorf("watch event %s (-want +got):\n%s", ev.Type, d)
 	}
 }
+
+// TestInformerReplacedObject: a key that now holds another object (another
+// UID: deleted and created again between two values the watcher saw, which
+// a bucket keeping one value per key allows) is a delete and an add, as a
+// Kubernetes watch reports it, not an update.
+func TestInformerReplacedObject(t *testing.T) {
+	e := start(t, store.Config{})
+	ctx := t.Context()
+	cms := client.For[*corev1.ConfigMap](e.c)
+	first, err := cms.Create(ctx, configMap("default", "cm"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder[*corev1.ConfigMap]()
+	inf := client.NewInformer(e.c, "default", rec.handlers())
+	run(t, inf)
+	rec.take(t)
+
+	// The watcher sees the old object, then straight away a new one.
+	second := first.DeepCopy()
+	second.UID = "another-uid"
+	second.ResourceVersion = ""
+	value, err := api.Encode(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nrev, err := e.st.Update(ctx, api.Key(api.ConfigMaps, "default", "cm"), value, rev(t, first.ResourceVersion))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRev(t, inf, api.FormatRevision(nrev))
+	want := []call{
+		{"delete", "default/cm", first.ResourceVersion, "", ""},
+		{"add", "default/cm", api.FormatRevision(nrev), "", ""},
+	}
+	if d := cmp.Diff(want, rec.take(t)); d != "" {
+		t.Errorf("handler calls (-want +got):\n%s", d)
+	}
+}
