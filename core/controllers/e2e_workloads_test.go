@@ -174,7 +174,12 @@ func TestStatefulSetOrderedScaleAndUpdate(t *testing.T) {
 	}
 	wait(3, "db:v1")
 	for len(order) < 3 {
-		order = append(order, <-created)
+		select {
+		case name := <-created:
+			order = append(order, name)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("pods created so far: %v, want 3", order)
+		}
 	}
 	if want := []string{"db-0", "db-1", "db-2"}; !slices.Equal(order, want) {
 		t.Fatalf("created in order %v, want %v", order, want)
@@ -187,7 +192,12 @@ func TestStatefulSetOrderedScaleAndUpdate(t *testing.T) {
 	// The update re-created db-2, db-1, db-0 in that order.
 	order = nil
 	for len(order) < 3 {
-		order = append(order, <-created)
+		select {
+		case name := <-created:
+			order = append(order, name)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("pods created so far: %v, want 3", order)
+		}
 	}
 	if want := []string{"db-2", "db-1", "db-0"}; !slices.Equal(order, want) {
 		t.Fatalf("updated in order %v, want %v", order, want)
