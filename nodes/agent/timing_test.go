@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -275,6 +276,67 @@ func TestHeartbeatTiming(t *testing.T) {
 		want := "3s 13s 23s 24.25s 26.75s 36.75s 46.75s 56.75s"
 		if got := strings.Join(at, " "); got != want {
 			t.Errorf("renewals at %s, want %s", got, want)
+		}
+	})
+}
+
+// calls records a simulated runtime's pod lifecycle calls in order.
+type calls struct {
+	*simulated.Runtime
+	mu  sync.Mutex
+	seq []string
+}
+
+func (c *calls) add(s string) {
+	c.mu.Lock()
+	c.seq = append(c.seq, s)
+	c.mu.Unlock()
+}
+
+func (c *calls) ListSandboxes(ctx context.Context, match map[string]string) ([]runtime.Sandbox, error) {
+	c.add("list")
+	return c.Runtime.ListSandboxes(ctx, match)
+}
+
+func (c *calls) RunSandbox(ctx context.Context, cfg runtime.SandboxConfig) (runtime.Sandbox, error) {
+	c.add("sandbox")
+	return c.Runtime.RunSandbox(ctx, cfg)
+}
+
+func (c *calls) StartContainer(ctx context.Context, id string) error {
+	c.add("start")
+	return c.Runtime.StartContainer(ctx, id)
+}
+
+// TestNewPodSkipsObservingItsSandbox checks that a new pod's worker
+// starts its container on RunSandbox's answer, without listing the
+// runtime in between, and lists it once the container started.
+func TestNewPodSkipsObservingItsSandbox(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulated.New(simulated.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sim.Close()
+		rt := &calls{Runtime: sim}
+		pod := crashingPod()
+		pod.Annotations = nil
+		o, _, stop := runWorker(t.Context(), rt, pod)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		stop()
+		running := false
+		for _, st := range o.statuses() {
+			running = running || st.Phase == corev1.PodRunning
+		}
+		if !running {
+			t.Fatalf("pod never reported Running: %v", o.statuses())
+		}
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		want := []string{"list", "sandbox", "start", "list"}
+		if len(rt.seq) < len(want) || !slices.Equal(rt.seq[:len(want)], want) {
+			t.Errorf("runtime calls %v, want them to begin with %v", rt.seq, want)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -125,12 +126,16 @@ func (w *worker) sync(ctx context.Context) (next time.Time, done bool) {
 		in   *lifecycle.Input
 		plan lifecycle.Plan
 	)
+	var known *lifecycle.Input // the next step's input, when the last step's answer says it all
 	for step := 0; ; step++ {
-		var err error
-		in, err = w.observe(ctx, pod, gone)
-		if err != nil {
-			log.Warn("observe runtime", "err", err)
-			return retryAt, false
+		if known != nil {
+			in, known = known, nil
+		} else {
+			var err error
+			if in, err = w.observe(ctx, pod, gone); err != nil {
+				log.Warn("observe runtime", "err", err)
+				return retryAt, false
+			}
 		}
 		probeNext := w.probe(ctx, in)
 		plan = lifecycle.Decide(in)
@@ -138,10 +143,14 @@ func (w *worker) sync(ctx context.Context) (next time.Time, done bool) {
 		if !plan.Busy() || step == maxSteps {
 			break
 		}
-		if err := w.act(ctx, in, &plan); err != nil {
+		sb, err := w.act(ctx, in, &plan)
+		if err != nil {
 			log.Warn("sync pod", "err", err)
 			plan.WakeAt = earliest(plan.WakeAt, retryAt)
 			break
+		}
+		if sb != nil && onlyCreatesSandbox(&plan) {
+			known = withSandbox(in, *sb)
 		}
 	}
 	if plan.Done {
@@ -230,8 +239,28 @@ func (w *worker) forget(cs []runtime.Container) {
 	}
 }
 
-// act carries out a plan's runtime work.
-func (w *worker) act(ctx context.Context, in *lifecycle.Input, plan *lifecycle.Plan) error {
+// onlyCreatesSandbox reports whether creating a sandbox is all the plan
+// does (a new pod's first step): the runtime's answer to RunSandbox is
+// then all that changed, and the next step needs no observation.
+func onlyCreatesSandbox(p *lifecycle.Plan) bool {
+	return p.CreateSandbox && len(p.Kill) == 0 && len(p.Remove) == 0 && len(p.StopSandboxes) == 0 &&
+		len(p.RemoveSandboxes) == 0 && len(p.Start) == 0
+}
+
+// withSandbox is in with sandbox sb added, as of now. Observing instead
+// costs two List calls, each a scan of every record on a containerd node
+// (about 3.5 ms of the daemon's CPU with 50 pods): a quarter of what the
+// agent makes the runtime do for a pod start.
+func withSandbox(in *lifecycle.Input, sb runtime.Sandbox) *lifecycle.Input {
+	next := *in
+	next.Sandboxes = append(slices.Clip(in.Sandboxes), sb)
+	next.Now = time.Now()
+	return &next
+}
+
+// act carries out a plan's runtime work and returns the sandbox it
+// created, if any.
+func (w *worker) act(ctx context.Context, in *lifecycle.Input, plan *lifecycle.Plan) (*runtime.Sandbox, error) {
 	rt := w.a.cfg.Runtime
 	var errs []error
 	for _, k := range plan.Kill {
@@ -264,9 +293,13 @@ func (w *worker) act(ctx context.Context, in *lifecycle.Input, plan *lifecycle.P
 			errs = append(errs, fmt.Errorf("remove sandbox: %w", err))
 		}
 	}
+	var created *runtime.Sandbox
 	if plan.CreateSandbox {
-		if _, err := rt.RunSandbox(ctx, w.sandboxConfig(in.Pod, plan.SandboxAttempt)); err != nil {
+		sb, err := rt.RunSandbox(ctx, w.sandboxConfig(in.Pod, plan.SandboxAttempt))
+		if err != nil {
 			errs = append(errs, fmt.Errorf("create sandbox: %w", err))
+		} else {
+			created = &sb
 		}
 	}
 	if len(plan.Start) > 0 {
@@ -275,7 +308,7 @@ func (w *worker) act(ctx context.Context, in *lifecycle.Input, plan *lifecycle.P
 			w.start(ctx, in.Pod, sb, ip, s)
 		}
 	}
-	return errors.Join(errs...)
+	return created, errors.Join(errs...)
 }
 
 // currentSandbox is the newest sandbox's ID and IP.

@@ -13,6 +13,12 @@
 //
 // Latency is read from a watch on the pods: the time from just before the
 // create call to the first watch event that shows the pod Running.
+// Where it goes is printed too: the agent runs on the runtime through a
+// tracer that stamps each pod's phases (worker first asks about the pod,
+// RunSandbox, CreateContainer, StartContainer, each called and returned),
+// printed as medians and maxima for the sequential pods and the burst;
+// and the CPU the burst cost the daemon, its shims (with runc) and this
+// process (with the CNI plugins), read from /proc.
 // Concurrency: Run is one goroutine plus the agent's; it is not meant to
 // run twice at once on one state dir or bridge.
 package podbench

@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/bus/store"
@@ -124,6 +125,7 @@ type bench struct {
 	cfg    Config
 	out    io.Writer
 	rt     *containerd.Runtime
+	tr     *tracer // rt, traced: the agent's runtime
 	pods   *client.Typed[*corev1.Pod]
 	nodes  *client.Typed[*corev1.Node]
 	stopAg func()
@@ -155,7 +157,8 @@ func (b *bench) start(ctx context.Context, conn *bus.Conn) error {
 		return fmt.Errorf("podbench: node index: %w", err)
 	}
 	ready := make(chan struct{})
-	a, err := agent.New(agent.Config{Name: b.cfg.Node, Runtime: b.rt, Client: c, NodePods: idx,
+	b.tr = newTracer(b.rt)
+	a, err := agent.New(agent.Config{Name: b.cfg.Node, Runtime: b.tr, Client: c, NodePods: idx,
 		LogDir: filepath.Join(b.cfg.StateDir, "pods"), VolumeDir: filepath.Join(b.cfg.StateDir, "volumes"),
 		PodCIDR: b.cfg.PodCIDR, Logger: b.cfg.Logger, Ready: func() { close(ready) }})
 	if err != nil {
@@ -186,6 +189,7 @@ func (b *bench) start(ctx context.Context, conn *bus.Conn) error {
 				continue
 			}
 			at := time.Now()
+			b.tr.stamp(p.UID, phaseRunning, at)
 			b.mu.Lock()
 			if _, ok := b.running[p.Name]; !ok {
 				b.running[p.Name] = at
@@ -235,11 +239,13 @@ func (b *bench) waitRunning(ctx context.Context, names []string, timeout time.Du
 	}
 }
 
-func (b *bench) create(ctx context.Context, name string) error {
-	if _, err := b.pods.Create(ctx, b.pod(name), metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("podbench: create %s: %w", name, err)
+// create creates pod name and returns its UID.
+func (b *bench) create(ctx context.Context, name string) (types.UID, error) {
+	p, err := b.pods.Create(ctx, b.pod(name), metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("podbench: create %s: %w", name, err)
 	}
-	return nil
+	return p.UID, nil
 }
 
 func (b *bench) measure(ctx context.Context) (Result, error) {
@@ -250,19 +256,23 @@ func (b *bench) measure(ctx context.Context) (Result, error) {
 	// One warm-up pod (first container of the image: snapshot caches).
 	warm := "bench-warm-" + run
 	created = append(created, warm)
-	if err := b.create(ctx, warm); err != nil {
+	if _, err := b.create(ctx, warm); err != nil {
 		return r, err
 	}
 	if _, err := b.waitRunning(ctx, []string{warm}, time.Minute); err != nil {
 		return r, err
 	}
+	var seqT0 []time.Time
+	var seqUIDs []types.UID
 	for i := range b.cfg.Sequential {
 		name := fmt.Sprintf("bench-seq-%s-%02d", run, i)
 		created = append(created, name)
 		t0 := time.Now()
-		if err := b.create(ctx, name); err != nil {
+		uid, err := b.create(ctx, name)
+		if err != nil {
 			return r, err
 		}
+		seqT0, seqUIDs = append(seqT0, t0), append(seqUIDs, uid)
 		at, err := b.waitRunning(ctx, []string{name}, time.Minute)
 		if err != nil {
 			return r, err
@@ -273,6 +283,7 @@ func (b *bench) measure(ctx context.Context) (Result, error) {
 	slices.Sort(sorted)
 	r.P50 = percentile(sorted, 50)
 	r.P99 = percentile(sorted, 99)
+	b.printPhases("sequential", seqT0, seqUIDs)
 	fmt.Fprintf(b.out, "sequential: %d pods create → Running: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, min %.1f ms, max %.1f ms\n",
 		len(sorted), ms(r.P50), ms(percentile(sorted, 90)), ms(r.P99), ms(sorted[0]), ms(sorted[len(sorted)-1]))
 
@@ -281,11 +292,17 @@ func (b *bench) measure(ctx context.Context) (Result, error) {
 		names[i] = fmt.Sprintf("bench-burst-%s-%02d", run, i)
 	}
 	created = append(created, names...)
+	cpu0 := processCPU(b.cfg.StateDir)
 	t0 := time.Now()
 	errs := make(chan error, len(names))
+	uids := make([]types.UID, len(names))
 	var wg sync.WaitGroup
-	for _, n := range names {
-		wg.Go(func() { errs <- b.create(ctx, n) })
+	for i, n := range names {
+		wg.Go(func() {
+			var err error
+			uids[i], err = b.create(ctx, n)
+			errs <- err
+		})
 	}
 	wg.Wait()
 	close(errs)
@@ -298,18 +315,31 @@ func (b *bench) measure(ctx context.Context) (Result, error) {
 	if err != nil {
 		return r, err
 	}
+	wall := time.Since(t0)
+	printCPU(b.out, "burst", cpu0, processCPU(b.cfg.StateDir), wall)
 	var ds []time.Duration
 	for _, at := range ats {
 		ds = append(ds, at.Sub(t0))
 	}
 	slices.Sort(ds)
 	r.BurstAll = ds[len(ds)-1]
+	b.printPhases("burst", slices.Repeat([]time.Time{t0}, len(uids)), uids)
 	fmt.Fprintf(b.out, "burst: %d pods created at once: first Running %.1f ms, median %.1f ms, all Running %.1f ms\n",
 		len(ds), ms(ds[0]), ms(ds[len(ds)/2]), ms(r.BurstAll))
 	b.deleteAll(created)
 	created = nil
 	fmt.Fprintln(b.out, r.Line(b.cfg.Burst))
 	return r, nil
+}
+
+// printPhases writes the phase times of the pods with these UIDs, whose
+// create calls began at t0s.
+func (b *bench) printPhases(what string, t0s []time.Time, uids []types.UID) {
+	all := make([][numPhases]time.Time, len(uids))
+	for i, uid := range uids {
+		all[i] = b.tr.times(uid)
+	}
+	printPhases(b.out, what, t0s, all)
 }
 
 // percentile is the nearest-rank percentile of sorted durations.
