@@ -14,63 +14,22 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/skiffhq/skiff/bus"
-	"github.com/skiffhq/skiff/bus/bustest"
-	"github.com/skiffhq/skiff/bus/store"
-	"github.com/skiffhq/skiff/bus/subjects"
-	"github.com/skiffhq/skiff/core/apiserver"
+	"github.com/skiffhq/skiff/core/apiserver/apiservertest"
 	"github.com/skiffhq/skiff/core/controllers/pods"
 	"github.com/skiffhq/skiff/core/controllers/reconcile"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
-// Env is a running NATS server, store and API server.
+// Env is a running NATS server, store and API server, with a client on
+// its own connection (see apiservertest.Env).
 type Env struct {
-	NATS *bustest.Server
-	// Client is a client on its own connection.
-	Client *client.Client
+	*apiservertest.Env
 }
 
 // Start starts an environment that stops in t.Cleanup.
 func Start(t testing.TB) *Env {
 	t.Helper()
-	ns := bustest.Start(t)
-	conn := ns.Connect(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, conn, store.Config{Bucket: subjects.ObjectsBucket})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	srv, err := apiserver.New(apiserver.Config{Store: st})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := srv.Bootstrap(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = srv.ServeNATS(ctx, conn, apiserver.NATSConfig{Ready: func() { close(ready) }}) })
-	wg.Go(func() { _ = srv.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	<-ready
-	e := &Env{NATS: ns}
-	e.Client, _ = e.Connect(t)
-	return e
-}
-
-// Connect returns a client on a new connection, closed in t.Cleanup.
-func (e *Env) Connect(t testing.TB) (*client.Client, *bus.Conn) {
-	t.Helper()
-	conn := e.NATS.Connect(t)
-	c, err := client.New(t.Context(), conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, conn
+	return &Env{apiservertest.Start(t, apiservertest.Config{})}
 }
 
 // Eventually polls cond every 10ms until it returns nil or timeout
