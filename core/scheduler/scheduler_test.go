@@ -18,9 +18,7 @@ import (
 
 	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/bus/bustest"
-	"github.com/skiffhq/skiff/bus/store"
-	"github.com/skiffhq/skiff/bus/subjects"
-	"github.com/skiffhq/skiff/core/apiserver"
+	"github.com/skiffhq/skiff/core/apiserver/apiservertest"
 	"github.com/skiffhq/skiff/core/controlplane"
 	"github.com/skiffhq/skiff/core/scheduler"
 	"github.com/skiffhq/skiff/core/scheduler/builtin"
@@ -38,37 +36,8 @@ type env struct {
 
 func start(t testing.TB) *env {
 	t.Helper()
-	ns := bustest.Start(t)
-	conn := ns.Connect(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, conn, store.Config{Bucket: subjects.ObjectsBucket})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	srv, err := apiserver.New(apiserver.Config{Store: st})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := srv.Bootstrap(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	done := make(chan struct{}, 2)
-	go func() {
-		_ = srv.ServeNATS(ctx, conn, apiserver.NATSConfig{Ready: func() { close(ready) }})
-		done <- struct{}{}
-	}()
-	go func() { _ = srv.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done })
-	<-ready
-	c, err := client.New(ctx, ns.Connect(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{ns: ns, c: c}
+	e := apiservertest.Start(t, apiservertest.Config{})
+	return &env{ns: e.NATS, c: e.Client}
 }
 
 // eventually polls f until it returns nil, failing with its last error
