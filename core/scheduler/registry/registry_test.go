@@ -1,7 +1,6 @@
 package registry_test
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,10 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/skiffhq/skiff/bus/blobs"
-	"github.com/skiffhq/skiff/bus/bustest"
-	"github.com/skiffhq/skiff/bus/store"
-	"github.com/skiffhq/skiff/bus/subjects"
-	"github.com/skiffhq/skiff/core/apiserver"
+	"github.com/skiffhq/skiff/core/apiserver/apiservertest"
 	"github.com/skiffhq/skiff/core/scheduler/registry"
 	"github.com/skiffhq/skiff/plugins"
 	"github.com/skiffhq/skiff/plugins/plugintest"
@@ -29,41 +25,12 @@ const teamPkg = "github.com/skiffhq/skiff/examples/plugins/team"
 // over them and the module bucket.
 func start(t *testing.T) (*registry.Registry, *blobs.Store, *client.Client) {
 	t.Helper()
-	ns := bustest.Start(t)
-	conn := ns.Connect(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, conn, store.Config{Bucket: subjects.ObjectsBucket})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	srv, err := apiserver.New(apiserver.Config{Store: st})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := srv.Bootstrap(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		_ = srv.ServeNATS(ctx, conn, apiserver.NATSConfig{Ready: func() { close(ready) }})
-		close(done)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	<-ready
-	cconn := ns.Connect(t)
-	c, err := client.New(ctx, cconn)
+	e := apiservertest.Start(t, apiservertest.Config{})
+	b, err := registry.OpenBucket(t.Context(), e.ClientConn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := registry.OpenBucket(ctx, cconn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return registry.New(c, b), b, c
+	return registry.New(e.Client, b), b, e.Client
 }
 
 func TestCheck(t *testing.T) {
