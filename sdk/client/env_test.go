@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -15,8 +14,7 @@ import (
 	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/bus/bustest"
 	"github.com/skiffhq/skiff/bus/store"
-	"github.com/skiffhq/skiff/bus/subjects"
-	"github.com/skiffhq/skiff/core/apiserver"
+	"github.com/skiffhq/skiff/core/apiserver/apiservertest"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -33,38 +31,8 @@ type env struct {
 // API server and a client, and stops them in t.Cleanup.
 func start(t testing.TB, cfg store.Config) *env {
 	t.Helper()
-	ns := bustest.Start(t)
-	conn := ns.Connect(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cfg.Bucket = subjects.ObjectsBucket
-	st, err := store.Open(ctx, conn, cfg)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	srv, err := apiserver.New(apiserver.Config{Store: st})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := srv.Bootstrap(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	done := make(chan struct{}, 2)
-	go func() {
-		_ = srv.ServeNATS(ctx, conn, apiserver.NATSConfig{Ready: func() { close(ready) }})
-		done <- struct{}{}
-	}()
-	go func() { _ = srv.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done })
-	<-ready
-	c, err := client.New(ctx, ns.Connect(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{nats: ns, conn: conn, st: st, c: c}
+	e := apiservertest.Start(t, apiservertest.Config{Store: cfg})
+	return &env{nats: e.NATS, conn: e.Conn, st: e.Store, c: e.Client}
 }
 
 // tinyCompaction makes tombstones compactable at once, for tests of
