@@ -21,7 +21,7 @@ import (
 	"github.com/skiffhq/skiff/bus/bustest"
 	"github.com/skiffhq/skiff/bus/store"
 	"github.com/skiffhq/skiff/bus/subjects"
-	"github.com/skiffhq/skiff/core/apiserver"
+	"github.com/skiffhq/skiff/core/apiserver/apiservertest"
 	"github.com/skiffhq/skiff/nodes/agent"
 	"github.com/skiffhq/skiff/nodes/lifecycle"
 	"github.com/skiffhq/skiff/nodes/runtime"
@@ -40,43 +40,12 @@ type env struct {
 
 func start(t testing.TB) *env {
 	t.Helper()
-	ns := bustest.Start(t)
-	conn := ns.Connect(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, conn, store.Config{Bucket: subjects.ObjectsBucket})
+	e := apiservertest.Start(t, apiservertest.Config{NodePods: true})
+	index, err := store.Bind(t.Context(), e.ClientConn, store.Config{Bucket: subjects.NodePodsBucket})
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := store.Open(ctx, conn, store.Config{Bucket: subjects.NodePodsBucket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := apiserver.New(apiserver.Config{Store: st, NodePods: idx})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	done := make(chan struct{}, 2)
-	go func() {
-		srv.ServeNATS(ctx, conn, apiserver.NATSConfig{Ready: func() { close(ready) }})
-		done <- struct{}{}
-	}()
-	go func() { srv.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done })
-	<-ready
-	nodeConn := ns.Connect(t)
-	c, err := client.New(ctx, nodeConn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	index, err := store.Bind(ctx, nodeConn, store.Config{Bucket: subjects.NodePodsBucket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{nats: ns, conn: nodeConn, c: c, index: index}
+	return &env{nats: e.NATS, conn: e.ClientConn, c: e.Client, index: index}
 }
 
 // running is an agent running in the background.
