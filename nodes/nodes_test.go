@@ -14,10 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/skiffhq/skiff/bus"
-	"github.com/skiffhq/skiff/bus/bustest"
-	"github.com/skiffhq/skiff/bus/store"
-	"github.com/skiffhq/skiff/bus/subjects"
-	"github.com/skiffhq/skiff/core/apiserver"
+	"github.com/skiffhq/skiff/core/apiserver/apiservertest"
 	"github.com/skiffhq/skiff/nodes"
 	"github.com/skiffhq/skiff/sdk/client"
 )
@@ -25,39 +22,8 @@ import (
 // plane runs NATS and an API server with the node index in this process.
 func plane(t *testing.T) (*bus.Conn, *client.Client) {
 	t.Helper()
-	ns := bustest.Start(t)
-	conn := ns.Connect(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, conn, store.Config{Bucket: subjects.ObjectsBucket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := store.Open(ctx, conn, store.Config{Bucket: subjects.NodePodsBucket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := apiserver.New(apiserver.Config{Store: st, NodePods: idx})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	done := make(chan struct{}, 2)
-	go func() {
-		_ = srv.ServeNATS(ctx, conn, apiserver.NATSConfig{Ready: func() { close(ready) }})
-		done <- struct{}{}
-	}()
-	go func() { _ = srv.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done })
-	<-ready
-	nodeConn := ns.Connect(t)
-	c, err := client.New(ctx, nodeConn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nodeConn, c
+	e := apiservertest.Start(t, apiservertest.Config{NodePods: true})
+	return e.ClientConn, e.Client
 }
 
 // runNodes runs nodes.Run in the background until the returned stop.
