@@ -14,10 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/skiffhq/skiff/bus"
-	"github.com/skiffhq/skiff/bus/bustest"
 	"github.com/skiffhq/skiff/bus/store"
 	"github.com/skiffhq/skiff/bus/subjects"
 	"github.com/skiffhq/skiff/core/apiserver"
+	"github.com/skiffhq/skiff/core/apiserver/apiservertest"
 	"github.com/skiffhq/skiff/sdk/api"
 	"github.com/skiffhq/skiff/sdk/client"
 )
@@ -32,42 +32,8 @@ type env struct {
 // start runs a real NATS server, an API server on it, and a client.
 func start(t *testing.T) *env {
 	t.Helper()
-	ns := bustest.Start(t)
-	conn := ns.Connect(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, conn, store.Config{Bucket: subjects.ObjectsBucket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := store.Open(ctx, conn, store.Config{Bucket: subjects.NodePodsBucket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ips, err := store.Open(ctx, conn, store.Config{Bucket: "ipalloc"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := apiserver.New(apiserver.Config{Store: st, NodePods: idx, IPs: ips, APIEndpoint: "10.0.0.5:6443"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	done := make(chan struct{}, 2)
-	go func() {
-		srv.ServeNATS(ctx, conn, apiserver.NATSConfig{Ready: func() { close(ready) }})
-		done <- struct{}{}
-	}()
-	go func() { srv.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done })
-	<-ready
-	c, err := client.New(ctx, ns.Connect(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{conn: conn, c: c, srv: srv, nodePods: idx}
+	e := apiservertest.Start(t, apiservertest.Config{NodePods: true, IPs: true, Server: apiserver.Config{APIEndpoint: "10.0.0.5:6443"}})
+	return &env{conn: e.Conn, c: e.Client, srv: e.Server, nodePods: e.NodePods}
 }
 
 func pod(ns, name string) *corev1.Pod {

@@ -12,6 +12,7 @@ import (
 	"github.com/skiffhq/skiff/bus/bustest"
 	"github.com/skiffhq/skiff/bus/store"
 	"github.com/skiffhq/skiff/core/apiserver"
+	"github.com/skiffhq/skiff/core/apiserver/apiservertest"
 	"github.com/skiffhq/skiff/sdk/api"
 	"github.com/skiffhq/skiff/sdk/client"
 )
@@ -53,23 +54,7 @@ func BenchmarkServerCreate(b *testing.B) {
 
 // BenchmarkClientCreate is a create through the Go client and the NATS door.
 func BenchmarkClientCreate(b *testing.B) {
-	ns := bustest.Start(b)
-	conn := ns.Connect(b)
-	st, err := store.Open(b.Context(), conn, store.Config{Bucket: "objects"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, _ := apiserver.New(apiserver.Config{Store: st})
-	if err := srv.Bootstrap(b.Context()); err != nil {
-		b.Fatal(err)
-	}
-	ready := make(chan struct{})
-	go srv.ServeNATS(b.Context(), conn, apiserver.NATSConfig{Ready: func() { close(ready) }})
-	<-ready
-	c, err := client.New(b.Context(), ns.Connect(b))
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := apiservertest.Start(b, apiservertest.Config{}).Client
 	pods := client.For[*corev1.Pod](c)
 	var n atomic.Int64
 	b.ReportAllocs()
