@@ -12,31 +12,18 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/skiffhq/skiff/bus/bustest"
 	"github.com/skiffhq/skiff/bus/store"
-	"github.com/skiffhq/skiff/bus/subjects"
-	"github.com/skiffhq/skiff/core/apiserver"
+	"github.com/skiffhq/skiff/core/apiserver/apiservertest"
 	"github.com/skiffhq/skiff/core/kubeapi"
 )
 
 // TestWatchTooOld checks that a watch from a revision compaction has
 // passed gets 410 Gone, the answer that makes clients relist.
 func TestWatchTooOld(t *testing.T) {
-	nats := bustest.Start(t)
-	conn := nats.Connect(t)
+	e := apiservertest.Start(t, apiservertest.Config{Store: store.Config{TombstoneRetention: time.Nanosecond, CompactGrace: time.Nanosecond}})
+	st, srv := e.Store, e.Server
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, conn, store.Config{Bucket: subjects.ObjectsBucket, TombstoneRetention: time.Nanosecond, CompactGrace: time.Nanosecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := apiserver.New(apiserver.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	ready := make(chan kubeapi.Endpoint, 1)
 	https, err := kubeapi.New(kubeapi.Config{Server: srv, Listen: "127.0.0.1:0", DataDir: dir, Ready: func(ep kubeapi.Endpoint) { ready <- ep }})
