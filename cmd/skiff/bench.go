@@ -22,18 +22,12 @@ func benchCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Out = cmd.OutOrStdout()
-			if profile != "" {
-				f, err := os.Create(profile)
-				if err != nil {
-					return err
-				}
-				defer func() { _ = f.Close() }() // the profile is flushed by StopCPUProfile
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(profile)
+			if err != nil {
+				return err
 			}
-			_, err := bench.RunAPI(cmd.Context(), cfg)
+			defer stop()
+			_, err = bench.RunAPI(cmd.Context(), cfg)
 			return err
 		},
 	}
@@ -45,4 +39,24 @@ func benchCmd() *cobra.Command {
 	api.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.AddCommand(api, benchSchedulerCmd(), benchPodsCmd())
 	return cmd
+}
+
+// startCPUProfile starts a CPU profile written to path ("" : none) and
+// returns the function that stops and flushes it.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }

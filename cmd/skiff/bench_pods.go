@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -31,17 +30,11 @@ func benchPodsCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			cfg.Out = out
 			cfg.Logger = logger(verbose)
-			if profile != "" {
-				f, err := os.Create(profile)
-				if err != nil {
-					return err
-				}
-				defer func() { _ = f.Close() }()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(profile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			ctx := cmd.Context()
 			if natsURL == "" {
 				dir, err := os.MkdirTemp("", "skiff-bench-cp-")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,18 +19,12 @@ func benchSchedulerCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Out = cmd.OutOrStdout()
-			if profile != "" {
-				f, err := os.Create(profile)
-				if err != nil {
-					return err
-				}
-				defer func() { _ = f.Close() }() // the profile is flushed by StopCPUProfile
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(profile)
+			if err != nil {
+				return err
 			}
-			_, err := bench.RunScheduler(cmd.Context(), cfg)
+			defer stop()
+			_, err = bench.RunScheduler(cmd.Context(), cfg)
 			return err
 		},
 	}
