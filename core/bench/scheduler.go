@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -128,7 +126,7 @@ func RunScheduler(ctx context.Context, cfg SchedulerConfig) (SchedulerResult, er
 			loaded = append(loaded, p)
 		}
 		wasmplugin.Register(reg, loaded...)
-		fmt.Fprintf(out, "plugins loaded; peak RSS so far %.0f MB\n", float64(peakRSS())/(1<<20))
+		fmt.Fprintf(out, "plugins loaded; peak RSS so far %.0f MB\n", float64(rss("VmHWM"))/(1<<20))
 	} else {
 		builtinPolicy(reg)
 	}
@@ -256,7 +254,7 @@ func RunScheduler(ctx context.Context, cfg SchedulerConfig) (SchedulerResult, er
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
-	fmt.Fprintf(out, "peak RSS before the pods %.0f MB\n", float64(peakRSS())/(1<<20))
+	fmt.Fprintf(out, "peak RSS before the pods %.0f MB\n", float64(rss("VmHWM"))/(1<<20))
 	fmt.Fprintf(out, "scheduler ready; creating %d pods with %d clients (%s policy)\n", cfg.Pods, cfg.Clients, policyName(cfg.WASM))
 
 	// The measured phase.
@@ -311,7 +309,7 @@ func RunScheduler(ctx context.Context, cfg SchedulerConfig) (SchedulerResult, er
 	res.PodsPerSec = float64(cfg.Pods) / res.Elapsed.Seconds()
 	res.CreateP50, res.CreateP99 = percentile(createAll, 0.5), percentile(createAll, 0.99)
 	res.BoundP50, res.BoundP99 = percentile(boundLat, 0.5), percentile(boundLat, 0.99)
-	res.PeakRSS = peakRSS()
+	res.PeakRSS = rss("VmHWM")
 	res.Scheduler = sched.Stats()
 	for _, p := range loaded {
 		res.Plugins = append(res.Plugins, p.Stats())
@@ -414,23 +412,6 @@ func podIndex(name string, n int) (int, bool) {
 	}
 	i, err := strconv.Atoi(s)
 	return i, err == nil && i >= 0 && i < n
-}
-
-// peakRSS is the process's peak resident set size (VmHWM), 0 where
-// /proc is not there.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 func writeHeapProfile(path string) error {
