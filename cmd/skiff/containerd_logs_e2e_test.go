@@ -2,7 +2,6 @@ package main
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -242,27 +241,8 @@ func TestKubectlContainerd(t *testing.T) {
 		}
 	})
 	t.Run("follow", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "kubectl", "logs", "-f", "web")
-		cmd.Env = c.env
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string, 100)
-		go func() {
-			defer close(lines)
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-		}()
+		f := followLogs(t, c.env, 90*time.Second, "web")
+		lines, stderr := f.lines, &f.stderr
 		select {
 		case l := <-lines:
 			wantIn(t, "kubectl logs -f", l, "webserver: listening on :8080")
@@ -271,15 +251,9 @@ func TestKubectlContainerd(t *testing.T) {
 		}
 		// SIGTERM: the server logs its stop, exits, and -f ends.
 		c.ok("delete", "pod", "web", "--wait=false")
-		var rest []string
-		for l := range lines {
-			rest = append(rest, l)
-		}
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("kubectl logs -f: %v (stderr %s)", err, stderr.String())
-		}
-		if len(rest) > 0 {
-			wantIn(t, "kubectl logs -f after the delete", strings.Join(rest, "\n"), "webserver: stopped")
+		f.wait(t)
+		if len(f.rest) > 0 {
+			wantIn(t, "kubectl logs -f after the delete", strings.Join(f.rest, "\n"), "webserver: stopped")
 		}
 	})
 }

@@ -114,27 +114,8 @@ func TestKubectlLogs(t *testing.T) {
 	})
 
 	t.Run("follow", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "kubectl", "logs", "-f", "talker")
-		cmd.Env = c.env
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string, 100)
-		go func() {
-			defer close(lines)
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-		}()
+		f := followLogs(t, c.env, 60*time.Second, "talker")
+		lines, stderr := f.lines, &f.stderr
 		next := func(want string) {
 			t.Helper()
 			select {
@@ -153,11 +134,7 @@ func TestKubectlLogs(t *testing.T) {
 		next("live")
 		// Deleting the pod stops the container; kubectl -f then exits.
 		c.ok("delete", "pod", "talker", "--wait=false")
-		for range lines {
-		}
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("kubectl logs -f: %v (stderr %s)", err, stderr.String())
-		}
+		f.wait(t)
 	})
 
 	t.Run("exec", func(t *testing.T) {
@@ -185,4 +162,49 @@ func TestKubectlLogs(t *testing.T) {
 			}
 		}
 	})
+}
+
+// followed is a running `kubectl logs -f`: its output lines, then closed.
+type followed struct {
+	cmd    *exec.Cmd
+	lines  chan string
+	stderr strings.Builder
+	rest   []string
+}
+
+// followLogs starts `kubectl logs -f pod` with env, bounded by timeout.
+func followLogs(t *testing.T, env []string, timeout time.Duration, pod string) *followed {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	f := &followed{cmd: exec.CommandContext(ctx, "kubectl", "logs", "-f", pod), lines: make(chan string, 100)}
+	f.cmd.Env = env
+	stdout, err := f.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cmd.Stderr = &f.stderr
+	if err := f.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(f.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			f.lines <- sc.Text()
+		}
+	}()
+	return f
+}
+
+// wait reads the lines left (into f.rest) and fails the test unless
+// kubectl exits cleanly.
+func (f *followed) wait(t *testing.T) {
+	t.Helper()
+	for l := range f.lines {
+		f.rest = append(f.rest, l)
+	}
+	if err := f.cmd.Wait(); err != nil {
+		t.Fatalf("kubectl logs -f: %v (stderr %s)", err, f.stderr.String())
+	}
 }
