@@ -115,7 +115,7 @@ func encodedBatch(enc string, n int) (*everyTime, int) {
 // TestEncodingsAgree checks that the benchmark measures the same work in
 // every encoding.
 func TestEncodingsAgree(t *testing.T) {
-	h := newHost(t, plugins.Config{})
+	h := plugintest.NewHost(t, plugins.Config{})
 	var want []int64
 	for _, enc := range encodings {
 		p, err := h.Load(t.Context(), "enc-"+enc, "v1", plugintest.Build(t, encbenchPkg), []byte(enc))
@@ -142,7 +142,7 @@ func TestEncodingsAgree(t *testing.T) {
 // node; host: decode the scores) per encoding and node count.
 func BenchmarkEncoding(b *testing.B) {
 	// JSON decoding in a Go guest takes longer than the default deadline.
-	h := newHost(b, plugins.Config{CallTimeout: 10 * time.Second})
+	h := plugintest.NewHost(b, plugins.Config{CallTimeout: 10 * time.Second})
 	for _, enc := range encodings {
 		p, err := h.Load(b.Context(), "enc-"+enc, "v1", plugintest.Build(b, encbenchPkg), []byte(enc))
 		if err != nil {
@@ -184,7 +184,7 @@ func BenchmarkEncodeNode(b *testing.B) {
 // WithCloseOnContextDone (which returns to Go at every loop iteration).
 func BenchmarkDeadlines(b *testing.B) {
 	for _, contextDeadlines := range []bool{false, true} {
-		h := newHost(b, plugins.Config{ContextDeadlines: contextDeadlines})
+		h := plugintest.NewHost(b, plugins.Config{ContextDeadlines: contextDeadlines})
 		p, err := h.Load(b.Context(), "enc", "v1", plugintest.Build(b, encbenchPkg), []byte("binary"))
 		if err != nil {
 			b.Fatal(err)
@@ -207,8 +207,8 @@ func BenchmarkDeadlines(b *testing.B) {
 // steady state: only changed nodes are sent) and when every record is
 // sent every call.
 func BenchmarkNodeTable(b *testing.B) {
-	h := newHost(b, plugins.Config{})
-	p := load(b, h, "good", goodPkg, `{"score": 1}`)
+	h := plugintest.NewHost(b, plugins.Config{})
+	p := plugintest.Load(b, h, "good", goodPkg, `{"score": 1}`)
 	for _, n := range []int{500, 5000} {
 		held := &plugins.Records{Pod: benchPod()}
 		sent := &everyTime{pod: benchPod()}
@@ -239,8 +239,8 @@ func BenchmarkNodeTable(b *testing.B) {
 // previous pod was placed on: held (the guest has the record) and
 // updated (the record changed, so it travels with the call).
 func BenchmarkCall(b *testing.B) {
-	h := newHost(b, plugins.Config{})
-	p := load(b, h, "good", goodPkg, `{"score": 1}`)
+	h := plugintest.NewHost(b, plugins.Config{})
+	p := plugintest.Load(b, h, "good", goodPkg, `{"score": 1}`)
 	rec := abi.AppendNode(nil, realisticNode(0), abi.FieldLabels)
 	held := &plugins.Records{Pod: benchPod(), Nodes: [][]byte{rec}}
 	updated := &everyTime{pod: benchPod(), nodes: []plugins.NodeRecord{{Slot: 0, Record: rec}}}

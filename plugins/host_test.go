@@ -32,25 +32,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func newHost(t testing.TB, cfg plugins.Config) *plugins.Host {
-	t.Helper()
-	h, err := plugins.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close(context.Background()) })
-	return h
-}
-
-func load(t testing.TB, h *plugins.Host, name, pkg, settings string) *plugins.Plugin {
-	t.Helper()
-	p, err := h.Load(t.Context(), name, "v1", plugintest.Build(t, pkg), []byte(settings))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // batch is a pod with annotations and nodes with labels.
 func batch(podAnnotations map[string]string, nodeLabels ...map[string]string) *plugins.Records {
 	r := &plugins.Records{Pod: abi.AppendPod(nil, &abi.Pod{Name: "p", Namespace: "default", Annotations: podAnnotations})}
@@ -67,8 +48,8 @@ func hostile(mode string, n int) *plugins.Records {
 }
 
 func TestFilterAndScore(t *testing.T) {
-	h := newHost(t, plugins.Config{})
-	p := load(t, h, "good", goodPkg, `{"score": 7}`)
+	h := plugintest.NewHost(t, plugins.Config{})
+	p := plugintest.Load(t, h, "good", goodPkg, `{"score": 7}`)
 	info := p.Info()
 	if !info.Filter || !info.Score || info.NodeFields != abi.FieldLabels || info.Version != "v1" || !strings.HasPrefix(info.Digest, "sha256:") {
 		t.Fatalf("Info() = %+v", info)
@@ -110,7 +91,7 @@ func TestFilterAndScore(t *testing.T) {
 }
 
 func TestSettingsRefused(t *testing.T) {
-	h := newHost(t, plugins.Config{})
+	h := plugintest.NewHost(t, plugins.Config{})
 	_, err := h.Load(t.Context(), "good", "v1", plugintest.Build(t, goodPkg), []byte(`{"score": "high"}`))
 	var pe *plugins.Error
 	if !errors.As(err, &pe) || pe.Kind != plugins.KindSettings || pe.Op != "configure" {
@@ -123,7 +104,7 @@ func TestSettingsRefused(t *testing.T) {
 		t.Error("a refused plugin is loaded")
 	}
 	// The name is free again.
-	load(t, h, "good", goodPkg, `{"score": 1}`)
+	plugintest.Load(t, h, "good", goodPkg, `{"score": 1}`)
 }
 
 // TestHostileGuests runs each misbehaviour through one plugin and checks
@@ -140,9 +121,9 @@ func TestHostileGuests(t *testing.T) {
 }
 
 func hostileGuests(t *testing.T, cfg plugins.Config) {
-	h := newHost(t, cfg)
-	p := load(t, h, "hostile", hostilePkg, "ok")
-	good := load(t, h, "good", goodPkg, `{"score": 3}`)
+	h := plugintest.NewHost(t, cfg)
+	p := plugintest.Load(t, h, "hostile", hostilePkg, "ok")
+	good := plugintest.Load(t, h, "good", goodPkg, `{"score": 3}`)
 	tests := []struct {
 		mode   string
 		point  abi.Point
@@ -216,7 +197,7 @@ func call(ctx context.Context, p *plugins.Plugin, point abi.Point, b *plugins.Re
 }
 
 func TestInstantiateFailures(t *testing.T) {
-	h := newHost(t, plugins.Config{})
+	h := plugintest.NewHost(t, plugins.Config{})
 	tests := []struct {
 		name   string
 		wasm   func(t *testing.T) []byte
@@ -229,7 +210,7 @@ func TestInstantiateFailures(t *testing.T) {
 		// A module with one memory and nothing else.
 		{"no exports", func(*testing.T) []byte { return []byte("\x00asm\x01\x00\x00\x00\x05\x03\x01\x00\x01") }, "missing export skiff_info"},
 	}
-	p := load(t, h, "swapped", goodPkg, `{"score": 5}`)
+	p := plugintest.Load(t, h, "swapped", goodPkg, `{"score": 5}`)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			wasm := tt.wasm(t)
@@ -262,9 +243,9 @@ func TestSwapUnderLoad(t *testing.T) {
 	// Calls are timed by the wall clock, and swapping (compiling,
 	// instantiating) competes with the callers for the cores: give them
 	// room, this test is about answers, not time.
-	h := newHost(t, plugins.Config{PoolSize: callers, CallTimeout: 5 * time.Second})
+	h := plugintest.NewHost(t, plugins.Config{PoolSize: callers, CallTimeout: 5 * time.Second})
 	wasm := plugintest.Build(t, goodPkg)
-	p := load(t, h, "swapping", goodPkg, `{"score": 1}`)
+	p := plugintest.Load(t, h, "swapping", goodPkg, `{"score": 1}`)
 	ctx := t.Context()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -330,8 +311,8 @@ func TestSwapUnderLoad(t *testing.T) {
 // second instance while the first is busy, and waits (until its context
 // ends) when both are.
 func TestPool(t *testing.T) {
-	h := newHost(t, plugins.Config{PoolSize: 2, CallTimeout: time.Second})
-	p := load(t, h, "pooled", hostilePkg, "ok")
+	h := plugintest.NewHost(t, plugins.Config{PoolSize: 2, CallTimeout: time.Second})
+	p := plugintest.Load(t, h, "pooled", hostilePkg, "ok")
 	busy := make(chan error, 2)
 	hold := func() {
 		go func() { busy <- p.Filter(context.Background(), hostile("loop", 1), &plugins.FilterResult{}) }()
@@ -383,7 +364,7 @@ func TestCompilationCache(t *testing.T) {
 	dir := t.TempDir()
 	wasm := plugintest.Build(t, goodPkg)
 	loadOnce := func() time.Duration {
-		h := newHost(t, plugins.Config{CacheDir: dir})
+		h := plugintest.NewHost(t, plugins.Config{CacheDir: dir})
 		start := time.Now()
 		if _, err := h.Load(t.Context(), "cached", "v1", wasm, nil); err != nil {
 			t.Fatal(err)
@@ -409,8 +390,8 @@ func TestConfig(t *testing.T) {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
 	}
-	h := newHost(t, plugins.Config{})
-	load(t, h, "twice", goodPkg, "")
+	h := plugintest.NewHost(t, plugins.Config{})
+	plugintest.Load(t, h, "twice", goodPkg, "")
 	if _, err := h.Load(t.Context(), "twice", "v2", plugintest.Build(t, goodPkg), nil); err == nil {
 		t.Error("a second Load of a name was accepted")
 	}
@@ -435,8 +416,8 @@ func TestConfig(t *testing.T) {
 // every few thousand iterations; a collection completes while a guest
 // loops.
 func TestLoopingGuestDoesNotStallGC(t *testing.T) {
-	h := newHost(t, plugins.Config{CallTimeout: 3 * time.Second, PoolSize: 1})
-	p := load(t, h, "looping", hostilePkg, "ok")
+	h := plugintest.NewHost(t, plugins.Config{CallTimeout: 3 * time.Second, PoolSize: 1})
+	p := plugintest.Load(t, h, "looping", hostilePkg, "ok")
 	done := make(chan error, 1)
 	go func() { done <- p.Filter(context.Background(), hostile("loop", 1), &plugins.FilterResult{}) }()
 	for p.Stats().Idle != 0 {
@@ -479,8 +460,8 @@ func (b *updatedBatch) Encode(abi.Fields) ([]byte, []plugins.NodeRecord) {
 // few calls) and large ones, under a small memory cap: far more garbage
 // than the cap is made, so the guest's collector must keep up.
 func TestGuestMemoryStaysBounded(t *testing.T) {
-	h := newHost(t, plugins.Config{MemoryLimit: 16 << 20, PoolSize: 1})
-	p := load(t, h, "good", goodPkg, `{"score": 1}`)
+	h := plugintest.NewHost(t, plugins.Config{MemoryLimit: 16 << 20, PoolSize: 1})
+	p := plugintest.Load(t, h, "good", goodPkg, `{"score": 1}`)
 	for _, tc := range []struct {
 		name         string
 		nodes, calls int

@@ -1,4 +1,5 @@
-// Package plugintest builds Go guest modules for tests: each package is
+// Package plugintest builds Go guest modules for tests and loads them into
+// a host (NewHost, Load) that closes with the test. Each guest package is
 // compiled once per test binary as a WASI reactor (GOOS=wasip1
 // GOARCH=wasm go build -buildmode=c-shared), the way plugin authors build
 // theirs.

@@ -18,6 +18,7 @@ import (
 	"github.com/skiffhq/skiff/core/scheduler/framework"
 	"github.com/skiffhq/skiff/core/scheduler/wasmplugin"
 	"github.com/skiffhq/skiff/plugins"
+	"github.com/skiffhq/skiff/plugins/plugintest"
 )
 
 // The same policy, built in: the example plugins written as Go plugins.
@@ -108,8 +109,8 @@ func nodeInfos(n int) []*framework.NodeInfo {
 }
 
 func loadExamples(b testing.TB) (team, binpack *plugins.Plugin) {
-	h := newHost(b, plugins.Config{})
-	return load(b, h, "team", teamPkg, ""), load(b, h, "binpack", binpackPkg, "")
+	h := plugintest.NewHost(b, plugins.Config{})
+	return plugintest.Load(b, h, "team", teamPkg, ""), plugintest.Load(b, h, "binpack", binpackPkg, "")
 }
 
 func wasmPlugin(b testing.TB, p *plugins.Plugin) framework.Plugin {

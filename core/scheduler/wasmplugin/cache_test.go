@@ -22,8 +22,8 @@ import (
 // pods change is not sent at all (the filter does not read resources),
 // and a swap drops every answer.
 func TestCachedAnswers(t *testing.T) {
-	h := newHost(t, pluginsConfig())
-	p := load(t, h, "team", teamPkg, "")
+	h := plugintest.NewHost(t, pluginsConfig())
+	p := plugintest.Load(t, h, "team", teamPkg, "")
 	if in := p.Info(); !in.Pure {
 		t.Fatalf("team is not pure: %+v", in)
 	}
@@ -90,8 +90,8 @@ func TestCachedAnswers(t *testing.T) {
 // sections it declared, so two pods that differ elsewhere share answers
 // (here, pods of one team with different names and labels).
 func TestPodSectionsBlanked(t *testing.T) {
-	h := newHost(t, pluginsConfig())
-	p := load(t, h, "team", teamPkg, "")
+	h := plugintest.NewHost(t, pluginsConfig())
+	p := plugintest.Load(t, h, "team", teamPkg, "")
 	f := wasmPlugin(t, p).(framework.FilterPlugin)
 	ni := framework.NewNodeInfo(testNode("n1", map[string]string{"team": "blue"}))
 	ni.Generation = 1
@@ -118,8 +118,8 @@ func pluginsConfig() plugins.Config { return plugins.Config{CallTimeout: 5 * tim
 // invalidated concurrently: every answer must be the right one for its
 // snapshot.
 func TestHammerCache(t *testing.T) {
-	h := newHost(t, pluginsConfig())
-	p := load(t, h, "team", teamPkg, "")
+	h := plugintest.NewHost(t, pluginsConfig())
+	p := plugintest.Load(t, h, "team", teamPkg, "")
 	f := wasmPlugin(t, p).(framework.FilterPlugin)
 	const n = 60
 	snaps := make([][]*framework.NodeInfo, 2)

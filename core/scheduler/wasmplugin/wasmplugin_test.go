@@ -35,25 +35,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func newHost(t testing.TB, cfg plugins.Config) *plugins.Host {
-	t.Helper()
-	h, err := plugins.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close(context.Background()) })
-	return h
-}
-
-func load(t testing.TB, h *plugins.Host, name, pkg, settings string) *plugins.Plugin {
-	t.Helper()
-	p, err := h.Load(context.Background(), name, "v1", plugintest.Build(t, pkg), []byte(settings))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func testNode(name string, labels map[string]string) *corev1.Node {
 	alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("128Gi"),
 		corev1.ResourcePods: resource.MustParse("110")}
@@ -84,8 +65,8 @@ func TestHostileGuestsInTheScheduler(t *testing.T) {
 }
 
 func testHostileGuests(t *testing.T, settings string) {
-	h := newHost(t, plugins.Config{CallTimeout: 500 * time.Millisecond, MemoryLimit: 16 << 20})
-	p := load(t, h, "hostile", hostilePkg, settings)
+	h := plugintest.NewHost(t, plugins.Config{CallTimeout: 500 * time.Millisecond, MemoryLimit: 16 << 20})
+	p := plugintest.Load(t, h, "hostile", hostilePkg, settings)
 	if p.Info().Pure != (settings == "pure") {
 		t.Fatalf("info %+v", p.Info())
 	}
@@ -155,8 +136,8 @@ func testHostileGuests(t *testing.T, settings string) {
 // be instantiated: the swap is refused and counted, and pods keep being
 // placed by the old version.
 func TestRefusedSwapKeepsScheduling(t *testing.T) {
-	h := newHost(t, plugins.Config{})
-	p := load(t, h, "team", teamPkg, "")
+	h := plugintest.NewHost(t, plugins.Config{})
+	p := plugintest.Load(t, h, "team", teamPkg, "")
 	reg := builtin.Registry()
 	wasmplugin.Register(reg, p)
 	profile := framework.Profile{SchedulerName: "teams", Plugins: append(builtin.DefaultPlugins(), framework.PluginConfig{Name: "team"})}
@@ -177,8 +158,8 @@ func TestRefusedSwapKeepsScheduling(t *testing.T) {
 // TestSwapWhileScheduling swaps the score plugin between two settings
 // while a simulation schedules pods: every pod is placed.
 func TestSwapWhileScheduling(t *testing.T) {
-	h := newHost(t, plugins.Config{CallTimeout: 5 * time.Second})
-	p := load(t, h, "binpack", binpackPkg, "")
+	h := plugintest.NewHost(t, plugins.Config{CallTimeout: 5 * time.Second})
+	p := plugintest.Load(t, h, "binpack", binpackPkg, "")
 	reg := builtin.Registry()
 	wasmplugin.Register(reg, p)
 	profile := framework.Profile{SchedulerName: "packing", Plugins: append(builtin.DefaultPlugins(), framework.PluginConfig{Name: "binpack", Weight: 3})}
@@ -235,8 +216,8 @@ func TestSwapWhileScheduling(t *testing.T) {
 }
 
 func TestArgs(t *testing.T) {
-	h := newHost(t, plugins.Config{})
-	f := wasmplugin.Factory(load(t, h, "team", teamPkg, ""))
+	h := plugintest.NewHost(t, plugins.Config{})
+	f := wasmplugin.Factory(plugintest.Load(t, h, "team", teamPkg, ""))
 	for _, bad := range []any{[]byte(`{"failurePolicy": "Sometimes"}`), []byte(`{"policy": "Fail"}`), 7} {
 		if _, err := f(bad, nil); err == nil {
 			t.Errorf("args %v accepted", bad)
