@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,39 +9,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/bus/blobs"
 	"github.com/skiffhq/skiff/bus/subjects"
-	"github.com/skiffhq/skiff/core/controlplane"
 	"github.com/skiffhq/skiff/nodes/images"
 )
-
-// imageFlags find the cluster's NATS server.
-type imageFlags struct{ server, dataDir string }
-
-func (f *imageFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.server, "server", "", "NATS URL of the control plane (default: the connection file in --data-dir)")
-	cmd.Flags().StringVar(&f.dataDir, "data-dir", ".skiff", "data directory of a local control plane, to find --server")
-}
-
-func (f *imageFlags) connect(ctx context.Context) (*bus.Conn, error) {
-	server := f.server
-	if server == "" {
-		in, err := controlplane.ReadInfo(f.dataDir)
-		if err != nil {
-			return nil, fmt.Errorf("no --server given: %w", err)
-		}
-		server = in.NATSURL
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return bus.Connect(cctx, bus.ConnConfig{URL: server, Name: "skiff-image"})
-}
 
 func imageCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Images in the cluster's store, for nodes that reach no registry"}
 	var (
-		f     imageFlags
+		f     clusterFlags
 		names []string
 	)
 	push := &cobra.Command{
@@ -77,7 +52,7 @@ func imageCmd() *cobra.Command {
 	f.register(push)
 	push.Flags().StringSliceVar(&names, "name", nil, "name:tag to give the image (repeatable; default: the names in the archive)")
 
-	var lf imageFlags
+	var lf clusterFlags
 	ls := &cobra.Command{
 		Use:   "ls",
 		Short: "List the images in the cluster's store",
