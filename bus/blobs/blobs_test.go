@@ -2,12 +2,10 @@ package blobs_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/bus/blobs"
@@ -16,15 +14,7 @@ import (
 
 func connect(t *testing.T) *bus.Conn {
 	t.Helper()
-	srv := bustest.Start(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	return conn
+	return bustest.Start(t).Connect(t)
 }
 
 func read(t *testing.T, s *blobs.Store, name string) []byte {

@@ -32,15 +32,7 @@ import (
 
 func connect(t *testing.T) *bus.Conn {
 	t.Helper()
-	srv := bustest.Start(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	return conn
+	return bustest.Start(t).Connect(t)
 }
 
 // testImage is a one-file image whose content (and so digest) depends on
