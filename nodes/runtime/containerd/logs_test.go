@@ -59,27 +59,9 @@ func TestLogsCompleteAtExit(t *testing.T) {
 		err       error
 	}
 	run := func(loaded bool) []result {
-		stop := make(chan struct{})
-		var spin sync.WaitGroup
 		if loaded {
-			for range goruntime.NumCPU() {
-				spin.Go(func() {
-					// Busy on the CPU, not on the test's scheduler:
-					// yielding lets the test's own goroutines run.
-					for n := 0; ; n++ {
-						if n%4096 == 0 {
-							select {
-							case <-stop:
-								return
-							default:
-								goruntime.Gosched()
-							}
-						}
-					}
-				})
-			}
+			defer loadCPUs()()
 		}
-		defer func() { close(stop); spin.Wait() }()
 		var (
 			next atomic.Int64
 			mu   sync.Mutex
@@ -202,4 +184,28 @@ func runExited(ctx context.Context, rt *containerd.Runtime, p *pod, img, name, s
 			return "", fmt.Errorf("not exited after 20 s: %+v", cs)
 		}
 	}
+}
+
+// loadCPUs keeps every CPU busy until the returned function is called
+// (and has stopped the spinners). The spinners yield now and then, so the
+// test's own goroutines still run: the load is on the machine, for the
+// daemon, shims and runc, not on the test's scheduler.
+func loadCPUs() (stop func()) {
+	done := make(chan struct{})
+	var spin sync.WaitGroup
+	for range goruntime.NumCPU() {
+		spin.Go(func() {
+			for n := 0; ; n++ {
+				if n%4096 == 0 {
+					select {
+					case <-done:
+						return
+					default:
+						goruntime.Gosched()
+					}
+				}
+			}
+		})
+	}
+	return func() { close(done); spin.Wait() }
 }

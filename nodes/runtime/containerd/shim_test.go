@@ -2,7 +2,6 @@ package containerd_test
 
 import (
 	"fmt"
-	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,23 +37,7 @@ func TestStartWhileLastTaskIsDeleted(t *testing.T) {
 		}
 	}
 
-	stop := make(chan struct{})
-	var spin sync.WaitGroup
-	for range goruntime.NumCPU() {
-		spin.Go(func() {
-			for n := 0; ; n++ {
-				if n%4096 == 0 {
-					select {
-					case <-stop:
-						return
-					default:
-						goruntime.Gosched()
-					}
-				}
-			}
-		})
-	}
-	defer func() { close(stop); spin.Wait() }()
+	defer loadCPUs()()
 
 	var (
 		next, done atomic.Int64
