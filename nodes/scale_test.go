@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"github.com/skiffhq/skiff/bus/store"
 	"github.com/skiffhq/skiff/bus/subjects"
 	"github.com/skiffhq/skiff/core/apiserver"
+	"github.com/skiffhq/skiff/core/gcpolicy"
 	"github.com/skiffhq/skiff/nodes"
 	"github.com/skiffhq/skiff/sdk/client"
 )
@@ -37,8 +37,8 @@ import (
 //	SKIFF_SCALE_NODES=2000 SKIFF_SCALE_PODS=2000 SKIFF_SCALE_DURATION=120s \
 //	  go test ./nodes -run TestScale -v -timeout 30m
 //
-// The control plane runs with the skiff binary's GC settings (GOGC=400
-// and a 400 MiB soft memory limit) unless GOGC or GOMEMLIMIT is set.
+// The control plane runs with the skiff binary's GC policy (package
+// gcpolicy) unless GOGC or GOMEMLIMIT is set.
 
 const controlPlaneEnv = "SKIFF_TEST_CONTROL_PLANE_DIR"
 
@@ -55,19 +55,14 @@ func TestMain(m *testing.M) {
 
 // controlPlane serves until stdin closes, printing its NATS URL first.
 func controlPlane(dir string) error {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400) // as the skiff binary
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(400 << 20) // as the skiff binary
-	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go gcpolicy.Run(ctx, gcpolicy.Config{}) //nolint:errcheck // ends with ctx
 	emb, err := bus.Start(bus.ServerConfig{DataDir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		return err
 	}
 	defer emb.Shutdown()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: emb.ClientURL()})
 	if err != nil {
 		return err

@@ -9,33 +9,19 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skiffhq/skiff/core/gcpolicy"
 )
 
-// defaultGCPercent is the GC target when GOGC is not set. Skiff's heap is
-// mostly short-lived request garbage (cluster state lives in NATS), so the
-// Go default of 100 spends a large share of CPU on collection; see "Why the
-// skiff binary runs with GOGC=400" in docs/rationale.md.
-const defaultGCPercent = 400
-
-// defaultMemoryLimit is the soft heap limit when GOMEMLIMIT is not set: with
-// GOGC=400 the heap may otherwise grow to five times the live data. Near
-// the limit the collector runs more often instead; a cluster whose live
-// state needs more memory should set GOMEMLIMIT.
-const defaultMemoryLimit = 400 << 20
-
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// GOGC=400 and a soft memory limit that follows the live heap, unless
+	// GOGC or GOMEMLIMIT say otherwise (docs/rationale.md).
+	go gcpolicy.Run(ctx, gcpolicy.Config{}) //nolint:errcheck // ends with ctx
 	root := &cobra.Command{
 		Use:           "skiff",
 		Short:         "Skiff: the Kubernetes architecture on a NATS bus",
