@@ -2,6 +2,7 @@ package kubeapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -157,7 +158,10 @@ func encodeAs(mimeType string, obj any, pretty bool) ([]byte, error) {
 // writeError writes err as a metav1.Status with its code.
 func (s *Server) writeError(w http.ResponseWriter, req *http.Request, err error) {
 	st := apiserver.Status(err)
-	if st.Code >= 500 {
+	// A client that went away (a watch closed before it was set up, an
+	// interrupted list) is not a server failure.
+	gone := req.Context().Err() != nil && errors.Is(err, req.Context().Err())
+	if st.Code >= 500 && !gone {
 		s.log.Warn("request failed", "method", req.Method, "uri", req.URL.RequestURI(), "code", st.Code, "err", st.Message)
 	}
 	b, _ := json.Marshal(st)
