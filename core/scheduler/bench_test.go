@@ -40,6 +40,11 @@ func benchCluster(b *testing.B, nodes int) *engine {
 	return e
 }
 
+func withPriority(p *corev1.Pod, prio int32) *corev1.Pod {
+	p.Spec.Priority = &prio
+	return p
+}
+
 func benchPod(name, app string, i int) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name),
@@ -55,7 +60,14 @@ func benchPod(name, app string, i int) *corev1.Pod {
 // made by mk; the pod assumed 1,000 cycles earlier is forgotten each time,
 // so that the cluster stays the same size however long it runs.
 func benchScheduleOne(b *testing.B, nodes int, mk func(i int) *corev1.Pod) {
+	benchScheduleOneWith(b, nodes, func(*engine) {}, mk)
+}
+
+// benchScheduleOneWith is benchScheduleOne on a cluster that setup
+// changes first.
+func benchScheduleOneWith(b *testing.B, nodes int, setup func(*engine), mk func(i int) *corev1.Pod) {
 	e := benchCluster(b, nodes)
+	setup(e)
 	fw := e.profiles[builtin.DefaultSchedulerName]
 	const ring = 1000
 	infos := make([]*framework.PodInfo, 0, 4*ring)
@@ -89,6 +101,18 @@ func BenchmarkScheduleOne(b *testing.B) {
 	for _, nodes := range []int{500, 5000} {
 		b.Run(fmt.Sprintf("basic/nodes=%d", nodes), func(b *testing.B) {
 			benchScheduleOne(b, nodes, func(i int) *corev1.Pod { return benchPod(fmt.Sprint("p-", i), "web", i) })
+		})
+	}
+	for _, nodes := range []int{500, 5000} {
+		// One node in ten has a pending pod of higher priority nominated
+		// to it: those nodes are filtered a second time with it added.
+		b.Run(fmt.Sprintf("nominated/nodes=%d", nodes), func(b *testing.B) {
+			benchScheduleOneWith(b, nodes, func(e *engine) {
+				for i := 0; i < nodes; i += 10 {
+					p := withPriority(benchPod(fmt.Sprint("nominated-", i), "batch", i), 1000)
+					e.cache.NominatePod(framework.NewPodInfo(p), fmt.Sprintf("node-%05d", i))
+				}
+			}, func(i int) *corev1.Pod { return benchPod(fmt.Sprint("p-", i), "web", i) })
 		})
 	}
 	for _, nodes := range []int{500, 5000} {

@@ -9,10 +9,13 @@
 // runs scheduling cycles, one pod at a time; each placed pod is assumed in
 // the cache at once (so the next cycle sees it) and bound in its own
 // goroutine (the binding cycle: Permit wait, PreBind, Bind, PostBind); a
-// failed binding forgets the pod and requeues it. An unschedulable pod
-// gets a PodScheduled=False condition (reason Unschedulable and the
-// Kubernetes-style message) and a FailedScheduling event; a bound pod a
-// Scheduled event.
+// failed binding forgets the pod and requeues it. A pod for which
+// preemption made room is nominated to that node in the cache at once
+// (and from its status.nominatedNodeName by the informer), so that the
+// cycles of pods of no higher priority leave it the room. An
+// unschedulable pod gets a PodScheduled=False condition (reason
+// Unschedulable and the Kubernetes-style message) and a FailedScheduling
+// event; a bound pod a Scheduled event.
 //
 // Several replicas may run: a Lease (kube-system/skiff-scheduler by
 // default) elects one; the others keep their caches warm and take over

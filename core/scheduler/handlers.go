@@ -11,11 +11,18 @@ import (
 )
 
 // The informers' handlers: assigned pods go to the cache, pending pods of
-// this scheduler's profiles to the queue, and each change that can make
-// a waiting pod fit is announced to the queue. They run on the
+// this scheduler's profiles to the queue (and, when preemption nominated
+// them to a node, to the cache's nominated pods), and each change that
+// can make a waiting pod fit is announced to the queue. They run on the
 // informers' goroutines.
 
 func assigned(p *corev1.Pod) bool { return p.Spec.NodeName != "" }
+
+// pending reports whether p waits for this scheduler to place it: not
+// assigned, of one of its profiles, not being deleted, not finished.
+func (s *Scheduler) pending(p *corev1.Pod) bool {
+	return !assigned(p) && s.responsible(p) && p.DeletionTimestamp == nil && !terminal(p)
+}
 
 func (s *Scheduler) addPod(p *corev1.Pod) {
 	switch {
@@ -25,17 +32,20 @@ func (s *Scheduler) addPod(p *corev1.Pod) {
 		}
 		s.eng.cache.AddPod(p)
 		s.queue.MoveAll(framework.EventAssignedPodAdd)
-	case s.responsible(p) && p.DeletionTimestamp == nil && !terminal(p):
+	case s.pending(p):
 		s.queue.Add(p)
+		s.nominate(nil, p)
 	}
 }
 
 func (s *Scheduler) updatePod(old, cur *corev1.Pod) {
 	if !assigned(cur) {
-		if s.responsible(cur) && cur.DeletionTimestamp == nil && !terminal(cur) {
+		if s.pending(cur) {
 			s.queue.Update(cur)
+			s.nominate(old, cur)
 		} else {
 			s.queue.Delete(cur)
+			s.eng.cache.RemoveNominatedPod(cur.UID)
 		}
 		return
 	}
@@ -61,10 +71,26 @@ func (s *Scheduler) updatePod(old, cur *corev1.Pod) {
 func (s *Scheduler) deletePod(p *corev1.Pod) {
 	if !assigned(p) {
 		s.queue.Delete(p)
+		s.eng.cache.RemoveNominatedPod(p.UID)
 		return
 	}
 	s.eng.cache.RemovePod(p)
 	s.queue.MoveAll(framework.EventAssignedPodDelete)
+}
+
+// nominate follows a pending pod's status.nominatedNodeName into the
+// cache (old is nil for a new pod). An update where neither old nor cur
+// has one keeps the nomination the cache has: it may be one that
+// preemption just made and whose status write has not landed yet (as
+// kube-scheduler's nominator does). Assigned pods leave the nominated
+// pods in the cache itself.
+func (s *Scheduler) nominate(old, cur *corev1.Pod) {
+	switch {
+	case cur.Status.NominatedNodeName != "":
+		s.eng.cache.NominatePod(framework.NewPodInfo(cur), cur.Status.NominatedNodeName)
+	case old != nil && old.Status.NominatedNodeName != "":
+		s.eng.cache.RemoveNominatedPod(cur.UID)
+	}
 }
 
 // podActions says what changed in an assigned pod that other pods'

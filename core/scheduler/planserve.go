@@ -19,8 +19,8 @@ import (
 
 // Plan is a dry run through the live profiles (uploaded plugins
 // included): where pods would go on the cluster as this replica's cache
-// sees it, each pod seeing the earlier ones placed, with every node's
-// scores and every rejection. It changes nothing: the cycles run over a
+// sees it, each pod seeing the earlier ones placed and the room nominated
+// pods wait for taken, with every node's scores and every rejection. It changes nothing: the cycles run over a
 // copy of the cache, bind nothing and write nothing.
 func (s *Scheduler) Plan(ctx context.Context, pods []*corev1.Pod) ([]Placement, int, error) {
 	g := s.acquire()
@@ -29,8 +29,11 @@ func (s *Scheduler) Plan(ctx context.Context, pods []*corev1.Pod) ([]Placement, 
 	c.Nodes = s.nodes.List()
 	c.Namespaces = s.namespaces.List()
 	for _, p := range s.pods.List() {
-		if assigned(p) && !terminal(p) {
+		switch {
+		case assigned(p) && !terminal(p):
 			c.Pods = append(c.Pods, p)
+		case p.Status.NominatedNodeName != "" && s.pending(p):
+			c.Nominated = append(c.Nominated, p)
 		}
 	}
 	pending := make([]*corev1.Pod, len(pods))

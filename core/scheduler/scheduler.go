@@ -409,6 +409,11 @@ func (s *Scheduler) failed(ctx context.Context, qp *queue.QueuedPod, fw *framewo
 	if rj != nil {
 		msg = rj.Status.Message()
 	}
+	if fe != nil && fe.Diagnosis.NominatedNodeName != "" {
+		// Other pods' cycles leave the room from now on, not from when
+		// the status write lands (as kube-scheduler).
+		s.eng.cache.NominatePod(qp.Info, fe.Diagnosis.NominatedNodeName)
+	}
 	s.queue.Requeue(qp)
 	if fe != nil && fe.Diagnosis.NominatedNodeName != "" {
 		s.preemptions.Add(1)

@@ -75,10 +75,18 @@ var fastElection = leader.Timing{LeaseDuration: 3 * time.Second, RenewDeadline: 
 
 func runScheduler(t *testing.T, e *env, id string) *replica {
 	t.Helper()
-	s, err := scheduler.New(scheduler.Config{Client: e.c, Identity: id, Logger: testLogger(t),
+	return runSchedulerWith(t, e, id, func(*scheduler.Config) {})
+}
+
+// runSchedulerWith is runScheduler with the test's changes to the config.
+func runSchedulerWith(t *testing.T, e *env, id string, change func(*scheduler.Config)) *replica {
+	t.Helper()
+	cfg := scheduler.Config{Client: e.c, Identity: id, Logger: testLogger(t),
 		PodInitialBackoff: 100 * time.Millisecond, PodMaxBackoff: time.Second,
 		// Keep the lease on cancel: stopping a replica is a crash.
-		LeaderElection: scheduler.LeaderElection{Timing: fastElection, KeepOnCancel: true}})
+		LeaderElection: scheduler.LeaderElection{Timing: fastElection, KeepOnCancel: true}}
+	change(&cfg)
+	s, err := scheduler.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

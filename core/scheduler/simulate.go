@@ -14,12 +14,16 @@ import (
 	"github.com/skiffhq/skiff/core/scheduler/framework"
 )
 
-// Cluster is the input of a simulation: nodes, namespaces, and pods
-// already placed (with spec.nodeName).
+// Cluster is the input of a simulation: nodes, namespaces, pods already
+// placed (with spec.nodeName), and Nominated: pods that wait for the room
+// preemption made for them on a node (status.nominatedNodeName, no
+// spec.nodeName) and that the simulation does not place, whose room the
+// pods it places leave to them as in the scheduler.
 type Cluster struct {
 	Nodes      []*corev1.Node
 	Namespaces []*corev1.Namespace
 	Pods       []*corev1.Pod
+	Nominated  []*corev1.Pod
 }
 
 // SimulateConfig configures Simulate. The zero value runs the default
@@ -58,8 +62,11 @@ type Placement struct {
 // Simulate schedules pending on c as the scheduler would, one pod after
 // another in queue order (priority, then the order given), each seeing
 // the earlier ones placed, and changes nothing: no binding, no event, no
-// API call. It is the scheduler's decision core without its effects, for
-// tests, dry runs and explanations.
+// API call. Pending pods with a status.nominatedNodeName, and those that
+// preemption nominates along the way, count as nominated to their node
+// (see framework.NominatedLister) until they are placed. It is the
+// scheduler's decision core without its effects, for tests, dry runs and
+// explanations.
 func Simulate(ctx context.Context, cfg SimulateConfig, c Cluster, pending []*corev1.Pod) ([]Placement, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = builtin.Registry()
@@ -93,11 +100,26 @@ func simulate(ctx context.Context, profiles map[string]*framework.Framework, see
 			e.cache.AddPod(withUID(p))
 		}
 	}
+	for _, p := range c.Nominated {
+		if p.Spec.NodeName != "" || p.Status.NominatedNodeName == "" {
+			return nil, fmt.Errorf("scheduler: simulate: nominated pod %s/%s has a node or no nominated node", p.Namespace, p.Name)
+		}
+		p = withUID(p)
+		e.cache.NominatePod(framework.NewPodInfo(p), p.Status.NominatedNodeName)
+	}
 	order := slices.Clone(pending)
 	slices.SortStableFunc(order, func(a, b *corev1.Pod) int { return cmp.Compare(builtinPriority(b), builtinPriority(a)) })
+	infos := make([]*framework.PodInfo, len(order))
+	for i, p := range order {
+		infos[i] = framework.NewPodInfo(withUID(p))
+		_, ours := profiles[p.Spec.SchedulerName]
+		if nn := p.Status.NominatedNodeName; nn != "" && ours && p.Spec.NodeName == "" && p.DeletionTimestamp == nil && !terminal(p) {
+			e.cache.NominatePod(infos[i], nn) // as the informer's handler
+		}
+	}
 	out := make([]Placement, 0, len(order))
-	for _, p := range order {
-		p = withUID(p)
+	for _, pi := range infos {
+		p := pi.Pod
 		pl := Placement{Pod: p}
 		fw, ok := profiles[p.Spec.SchedulerName]
 		if !ok {
@@ -105,7 +127,6 @@ func simulate(ctx context.Context, profiles map[string]*framework.Framework, see
 			out = append(out, pl)
 			continue
 		}
-		pi := framework.NewPodInfo(p)
 		if plugin, st := fw.RunPreEnqueue(ctx, pi); !st.IsSuccess() {
 			pl.Err = &framework.Rejection{Plugin: plugin, Point: "PreEnqueue", Status: st}
 			out = append(out, pl)
@@ -120,6 +141,9 @@ func simulate(ctx context.Context, profiles map[string]*framework.Framework, see
 			var fe *framework.FitError
 			if errors.As(err, &fe) {
 				pl.Rejected = fe.Diagnosis.Rejected
+				if nn := fe.Diagnosis.NominatedNodeName; nn != "" {
+					e.cache.NominatePod(pi, nn) // as Scheduler.failed
+				}
 			}
 			out = append(out, pl)
 			continue

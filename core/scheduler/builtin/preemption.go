@@ -27,16 +27,23 @@ import (
 // still fits ("reprieve"): those that cannot come back are the victims.
 // Among nodes, it prefers (as kube-scheduler) the lowest highest victim
 // priority, then the fewest victims, then the lowest sum of priorities,
-// then the latest-started victims, then the node name.
+// then the latest-started victims, then the node name. The filters it
+// tries count the pods already nominated to the node with a priority at
+// least the pod's (Handle.RunFilters), so it never counts on room such a
+// pod is owed; pods nominated there with a lower priority are neither
+// counted nor victims.
 //
 // Differences from kube-scheduler: when no node was rejected for a reason
 // evictions could remove, the message says nothing of preemption;
-// PodDisruptionBudgets are not considered (Skiff has none); plugins whose Filter reads state computed
-// at PreFilter over the whole cluster (InterPodAffinity,
-// PodTopologySpread) see the state before the evictions, so preemption
-// never relies on evictions changing what they decide; a pod whose
-// nominated node still has terminating lower-priority pods waits for them
-// instead of preempting again.
+// PodDisruptionBudgets are not considered (Skiff has none); plugins whose
+// Filter reads state computed at PreFilter over the whole cluster
+// (InterPodAffinity, PodTopologySpread) see the state before the
+// evictions and without the nominated pods, so preemption never relies
+// on evictions changing what they decide; a pod whose nominated node
+// still has terminating lower-priority pods waits for them instead of
+// preempting again; the nominations of lower-priority pods to the chosen
+// node are left as they are (kube-scheduler clears them), and so is the
+// pod's own when no node is found.
 type DefaultPreemption struct {
 	h framework.Handle
 }

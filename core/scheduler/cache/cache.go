@@ -29,12 +29,16 @@ type Cache struct {
 	ns    map[string]labels.Set
 	// images counts, per image name, the nodes that report it.
 	images map[string]int
+	// nominated holds the nominations of pods the cache does not have
+	// (pending pods); an assumed pod's is kept in its podState.
+	nominated map[types.UID]*nomination
 
 	generation int64 // the last generation handed to a node
 	layout     int64 // changes when nodes come, go or change zone
 	affinity   int64 // changes when a node gains its first or loses its last pod with affinity
 	nsVersion  int64 // changes with the namespaces
 	imgVersion int64 // changes with images
+	nomVersion int64 // changes with nominated
 }
 
 type item struct {
@@ -47,11 +51,21 @@ type podState struct {
 	pi      *framework.PodInfo
 	node    string
 	assumed bool
+	// nominated, for an assumed pod, is the nomination it had, restored
+	// if it is forgotten.
+	nominated *nomination
+}
+
+// nomination is a pending pod nominated to a node.
+type nomination struct {
+	pi   *framework.PodInfo
+	node string
 }
 
 // New returns an empty cache.
 func New() *Cache {
-	return &Cache{nodes: map[string]*item{}, pods: map[types.UID]*podState{}, ns: map[string]labels.Set{}, images: map[string]int{}}
+	return &Cache{nodes: map[string]*item{}, pods: map[types.UID]*podState{}, ns: map[string]labels.Set{}, images: map[string]int{},
+		nominated: map[types.UID]*nomination{}}
 }
 
 // zoneKey is the zone a node is listed under.
@@ -199,8 +213,9 @@ func (c *Cache) removeFromNode(pi *framework.PodInfo, node string) {
 }
 
 // AssumePod accounts pi on node before its binding is confirmed. pi.Pod
-// should carry node as its spec.nodeName. It fails with ErrAssumed if the
-// cache already has the pod.
+// should carry node as its spec.nodeName. The pod's nomination, if any,
+// is set aside: snapshots no longer list it. It fails with ErrAssumed if
+// the cache already has the pod.
 func (c *Cache) AssumePod(pi *framework.PodInfo, node string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -208,13 +223,14 @@ func (c *Cache) AssumePod(pi *framework.PodInfo, node string) error {
 		return fmt.Errorf("assume %s/%s: %w", pi.Pod.Namespace, pi.Pod.Name, ErrAssumed)
 	}
 	c.addToNode(pi, node)
-	c.pods[pi.Pod.UID] = &podState{pi: pi, node: node, assumed: true}
+	c.pods[pi.Pod.UID] = &podState{pi: pi, node: node, assumed: true, nominated: c.unnominate(pi.Pod.UID)}
 	return nil
 }
 
-// ForgetPod undoes AssumePod (the binding failed). It fails with
-// ErrNotAssumed if the pod is not assumed any more (the informer
-// confirmed or removed it meanwhile), which leaves the cache as it is.
+// ForgetPod undoes AssumePod (the binding failed), restoring the pod's
+// nomination if it had one. It fails with ErrNotAssumed if the pod is not
+// assumed any more (the informer confirmed or removed it meanwhile),
+// which leaves the cache as it is.
 func (c *Cache) ForgetPod(pod *corev1.Pod) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -224,6 +240,10 @@ func (c *Cache) ForgetPod(pod *corev1.Pod) error {
 	}
 	c.removeFromNode(st.pi, st.node)
 	delete(c.pods, pod.UID)
+	if st.nominated != nil {
+		c.nominated[pod.UID] = st.nominated
+		c.nomVersion++
+	}
 	return nil
 }
 
@@ -236,7 +256,8 @@ func (c *Cache) IsAssumed(uid types.UID) bool {
 }
 
 // AddPod records a pod bound to pod.Spec.NodeName, confirming it if it
-// was assumed (on whichever node: the informer is right).
+// was assumed (on whichever node: the informer is right). A bound pod is
+// nominated nowhere.
 func (c *Cache) AddPod(pod *corev1.Pod) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -253,18 +274,64 @@ func (c *Cache) setPod(pod *corev1.Pod) {
 	pi := framework.NewPodInfo(pod)
 	c.addToNode(pi, pod.Spec.NodeName)
 	c.pods[pod.UID] = &podState{pi: pi, node: pod.Spec.NodeName}
+	c.unnominate(pod.UID)
 }
 
-// RemovePod removes a pod (deleted, or finished).
+// RemovePod removes a pod (deleted, or finished), and its nomination.
 func (c *Cache) RemovePod(pod *corev1.Pod) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.unnominate(pod.UID)
 	st, ok := c.pods[pod.UID]
 	if !ok {
 		return
 	}
 	c.removeFromNode(st.pi, st.node)
 	delete(c.pods, pod.UID)
+}
+
+// NominatePod records that pi, a pod not bound yet, waits on node for
+// the room preemption makes there (its status.nominatedNodeName),
+// replacing any earlier nomination of the pod. Snapshots then list it
+// among node's nominated pods (framework.NominatedLister). For a pod the
+// cache has assumed, the nomination is kept for ForgetPod to restore; a
+// pod the cache has bound is ignored.
+func (c *Cache) NominatePod(pi *framework.PodInfo, node string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := &nomination{pi: pi, node: node}
+	if st, ok := c.pods[pi.Pod.UID]; ok {
+		if st.assumed {
+			st.nominated = n
+		}
+		return
+	}
+	c.nominated[pi.Pod.UID] = n
+	c.nomVersion++
+}
+
+// RemoveNominatedPod drops the pod's nomination, if it has one (its
+// nomination was cleared, or it was deleted, or it finished).
+func (c *Cache) RemoveNominatedPod(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.pods[uid]; ok {
+		st.nominated = nil
+	}
+	c.unnominate(uid)
+}
+
+// unnominate drops a pending pod's nomination and returns it.
+func (c *Cache) unnominate(uid types.UID) *nomination {
+	if len(c.nominated) == 0 {
+		return nil
+	}
+	n, ok := c.nominated[uid]
+	if ok {
+		delete(c.nominated, uid)
+		c.nomVersion++
+	}
+	return n
 }
 
 // PodNode returns the node the cache has the pod on.

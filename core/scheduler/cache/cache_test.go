@@ -53,6 +53,14 @@ func view(s *cache.Snapshot) map[string]nodeView {
 	return out
 }
 
+func podNames(pis []*framework.PodInfo) []string {
+	var out []string
+	for _, pi := range pis {
+		out = append(out, pi.Pod.Name)
+	}
+	return out
+}
+
 func names(nis []*framework.NodeInfo) []string {
 	var out []string
 	for _, ni := range nis {
@@ -151,9 +159,113 @@ func TestZonesRoundRobin(t *testing.T) {
 	}
 }
 
+// nominatedView is what a snapshot says of nominated pods: per node, their
+// names in the order listed.
+func nominatedView(s *cache.Snapshot) map[string][]string {
+	out := map[string][]string{}
+	for _, n := range []string{"a", "b", "gone"} {
+		for _, pi := range s.NominatedPods(n) {
+			out[n] = append(out[n], pi.Pod.Name)
+		}
+	}
+	return out
+}
+
+// TestNominations walks pods through the nominator's life: nominated by
+// preemption or the informer, moved, set aside while assumed and
+// restored when forgotten, and dropped when bound, removed or cleared;
+// each step's snapshot must list exactly the pods still waiting.
+func TestNominations(t *testing.T) {
+	c := cache.New()
+	c.AddNode(node("a", ""))
+	c.AddNode(node("b", ""))
+	s := cache.NewSnapshot()
+	pending := func(name string) *framework.PodInfo { return framework.NewPodInfo(pod(name, "", "1")) }
+	assumed := func(name, node string) *framework.PodInfo { return framework.NewPodInfo(pod(name, node, "1")) }
+	steps := []struct {
+		name string
+		do   func(t *testing.T)
+		want map[string][]string
+	}{
+		{name: "none", do: func(*testing.T) {}, want: map[string][]string{}},
+		{name: "nominate", do: func(*testing.T) {
+			c.NominatePod(pending("p"), "a")
+			c.NominatePod(pending("q"), "a")
+			c.NominatePod(pending("r"), "b")
+		}, want: map[string][]string{"a": {"p", "q"}, "b": {"r"}}},
+		{name: "the same again changes nothing", do: func(*testing.T) { c.NominatePod(pending("q"), "a") },
+			want: map[string][]string{"a": {"p", "q"}, "b": {"r"}}},
+		{name: "move to another node", do: func(*testing.T) { c.NominatePod(pending("q"), "b") },
+			want: map[string][]string{"a": {"p"}, "b": {"q", "r"}}},
+		{name: "a node without object keeps its nominations", do: func(*testing.T) { c.NominatePod(pending("x"), "gone") },
+			want: map[string][]string{"a": {"p"}, "b": {"q", "r"}, "gone": {"x"}}},
+		{name: "cleared", do: func(*testing.T) { c.RemoveNominatedPod("x"); c.RemoveNominatedPod("never-nominated") },
+			want: map[string][]string{"a": {"p"}, "b": {"q", "r"}}},
+		{name: "assumed elsewhere: set aside", do: func(t *testing.T) {
+			if err := c.AssumePod(assumed("p", "b"), "b"); err != nil {
+				t.Fatal(err)
+			}
+		}, want: map[string][]string{"b": {"q", "r"}}},
+		{name: "an update while assumed does not list it", do: func(*testing.T) { c.NominatePod(pending("p"), "a") },
+			want: map[string][]string{"b": {"q", "r"}}},
+		{name: "forgotten: restored", do: func(t *testing.T) {
+			if err := c.ForgetPod(pod("p", "b", "1")); err != nil {
+				t.Fatal(err)
+			}
+		}, want: map[string][]string{"a": {"p"}, "b": {"q", "r"}}},
+		{name: "cleared while assumed: not restored", do: func(t *testing.T) {
+			if err := c.AssumePod(assumed("q", "b"), "b"); err != nil {
+				t.Fatal(err)
+			}
+			c.RemoveNominatedPod("q")
+			if err := c.ForgetPod(pod("q", "b", "1")); err != nil {
+				t.Fatal(err)
+			}
+		}, want: map[string][]string{"a": {"p"}, "b": {"r"}}},
+		{name: "bound (informer)", do: func(*testing.T) { c.AddPod(pod("r", "b", "1")) },
+			want: map[string][]string{"a": {"p"}}},
+		{name: "a bound pod is not nominated", do: func(*testing.T) { c.NominatePod(pending("r"), "a") },
+			want: map[string][]string{"a": {"p"}}},
+		{name: "assumed then confirmed", do: func(t *testing.T) {
+			if err := c.AssumePod(assumed("p", "a"), "a"); err != nil {
+				t.Fatal(err)
+			}
+			c.AddPod(pod("p", "a", "1"))
+			if err := c.ForgetPod(pod("p", "a", "1")); !errors.Is(err, cache.ErrNotAssumed) {
+				t.Fatalf("forget a confirmed pod: %v", err)
+			}
+		}, want: map[string][]string{}},
+		{name: "removed", do: func(*testing.T) {
+			c.NominatePod(pending("y"), "a")
+			c.RemovePod(pod("y", "", "1"))
+		}, want: map[string][]string{}},
+	}
+	for _, st := range steps {
+		st.do(t)
+		c.UpdateSnapshot(s)
+		if d := cmp.Diff(st.want, nominatedView(s)); d != "" {
+			t.Fatalf("%s: nominated pods (-want +got):\n%s", st.name, d)
+		}
+		if got, want := s.HasNominatedPods(), len(st.want) > 0; got != want {
+			t.Errorf("%s: HasNominatedPods %v, want %v", st.name, got, want)
+		}
+		fresh := cache.NewSnapshot()
+		c.UpdateSnapshot(fresh)
+		if d := cmp.Diff(nominatedView(fresh), nominatedView(s)); d != "" {
+			t.Errorf("%s: incremental snapshot differs from a fresh one (-fresh +incremental):\n%s", st.name, d)
+		}
+	}
+	// The snapshot's nodes never count the nominated pods themselves.
+	if d := cmp.Diff(map[string]nodeView{"a": {Pods: []string{"p"}, CPU: 1000}, "b": {Pods: []string{"r"}, CPU: 1000}}, view(s)); d != "" {
+		t.Errorf("nodes (-want +got):\n%s", d)
+	}
+}
+
 // TestSnapshotHammer changes the cache from several goroutines while
 // another keeps a snapshot up to date; at the end the incremental
 // snapshot must equal a fresh one, and the affinity lists must be right.
+// All along, no snapshot may list a pod both on a node and among the
+// nominated pods.
 func TestSnapshotHammer(t *testing.T) {
 	c := cache.New()
 	const nodes, writers, ops = 30, 4, 2000
@@ -170,8 +282,20 @@ func TestSnapshotHammer(t *testing.T) {
 				return
 			default:
 				c.UpdateSnapshot(s)
+				placed := map[types.UID]bool{}
 				for _, ni := range s.List() {
 					_ = ni.Requested.MilliCPU + int64(len(ni.Pods))
+					for _, p := range ni.Pods {
+						placed[p.Pod.UID] = true
+					}
+				}
+				for _, ni := range s.List() {
+					for _, np := range s.NominatedPods(ni.Name()) {
+						if placed[np.Pod.UID] {
+							t.Errorf("pod %s is both on a node and nominated to %s", np.Pod.Name, ni.Name())
+							return
+						}
+					}
 				}
 			}
 		}
@@ -187,7 +311,7 @@ func TestSnapshotHammer(t *testing.T) {
 					p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
 						RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{TopologyKey: corev1.LabelHostname}}}}
 				}
-				switch rng.IntN(5) {
+				switch rng.IntN(7) {
 				case 0, 1:
 					c.AddPod(p)
 				case 2:
@@ -196,6 +320,12 @@ func TestSnapshotHammer(t *testing.T) {
 					_ = c.AssumePod(framework.NewPodInfo(p), p.Spec.NodeName)
 				case 4:
 					_ = c.ForgetPod(p)
+				case 5:
+					waiting := *p
+					waiting.Spec.NodeName = ""
+					c.NominatePod(framework.NewPodInfo(&waiting), fmt.Sprint("n", rng.IntN(nodes)))
+				case 6:
+					c.RemoveNominatedPod(p.UID)
 				}
 				if i%500 == 0 {
 					c.UpdateNode(node(fmt.Sprint("n", rng.IntN(nodes)), fmt.Sprint("z", rng.IntN(3))))
@@ -214,6 +344,11 @@ func TestSnapshotHammer(t *testing.T) {
 	}
 	if d := cmp.Diff(names(fresh.List()), names(s.List())); d != "" {
 		t.Fatalf("order differs (-fresh +incremental):\n%s", d)
+	}
+	for _, ni := range fresh.List() {
+		if d := cmp.Diff(podNames(fresh.NominatedPods(ni.Name())), podNames(s.NominatedPods(ni.Name()))); d != "" {
+			t.Errorf("%s: nominated pods differ (-fresh +incremental):\n%s", ni.Name(), d)
+		}
 	}
 	var want []string
 	for _, ni := range fresh.List() {

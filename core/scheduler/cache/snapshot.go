@@ -11,8 +11,8 @@ import (
 )
 
 // Snapshot is a copy of the cache that a scheduling cycle reads without
-// locks. It implements framework.Lister. The zero value is not usable;
-// call NewSnapshot.
+// locks. It implements framework.NominatedLister. The zero value is not
+// usable; call NewSnapshot.
 type Snapshot struct {
 	nodes        map[string]*framework.NodeInfo
 	list         []*framework.NodeInfo
@@ -20,15 +20,16 @@ type Snapshot struct {
 	withAnti     []*framework.NodeInfo
 	ns           map[string]labels.Set
 	images       map[string]int
+	nominated    map[string][]*framework.PodInfo // by node; nil without nominations
 
-	generation, layout, affinity, nsVersion, imgVersion int64
+	generation, layout, affinity, nsVersion, imgVersion, nomVersion int64
 }
 
-var _ framework.Lister = (*Snapshot)(nil)
+var _ framework.NominatedLister = (*Snapshot)(nil)
 
 // NewSnapshot returns an empty snapshot.
 func NewSnapshot() *Snapshot {
-	return &Snapshot{nodes: map[string]*framework.NodeInfo{}, layout: -1, affinity: -1, nsVersion: -1, imgVersion: -1}
+	return &Snapshot{nodes: map[string]*framework.NodeInfo{}, layout: -1, affinity: -1, nsVersion: -1, imgVersion: -1, nomVersion: -1}
 }
 
 // List implements framework.Lister.
@@ -54,6 +55,13 @@ func (s *Snapshot) NamespaceLabels(ns string) labels.Set { return s.ns[ns] }
 
 // ImageNodes implements framework.Lister.
 func (s *Snapshot) ImageNodes(name string) int { return s.images[name] }
+
+// HasNominatedPods implements framework.NominatedLister.
+func (s *Snapshot) HasNominatedPods() bool { return len(s.nominated) > 0 }
+
+// NominatedPods implements framework.NominatedLister: the pods nominated
+// to node, ordered by UID.
+func (s *Snapshot) NominatedPods(node string) []*framework.PodInfo { return s.nominated[node] }
 
 // UpdateSnapshot brings s up to date with the cache, copying only the
 // nodes that changed since s was last updated.
@@ -93,7 +101,19 @@ func (c *Cache) UpdateSnapshot(s *Snapshot) {
 	if s.imgVersion != c.imgVersion {
 		s.images = maps.Clone(c.images)
 	}
-	s.generation, s.layout, s.affinity, s.nsVersion, s.imgVersion = c.generation, c.layout, c.affinity, c.nsVersion, c.imgVersion
+	if s.nomVersion != c.nomVersion {
+		s.nominated = nil
+		if len(c.nominated) > 0 {
+			s.nominated = make(map[string][]*framework.PodInfo, len(c.nominated))
+			for _, n := range c.nominated {
+				s.nominated[n.node] = append(s.nominated[n.node], n.pi)
+			}
+			for _, pods := range s.nominated {
+				slices.SortFunc(pods, func(a, b *framework.PodInfo) int { return cmp.Compare(a.Pod.UID, b.Pod.UID) })
+			}
+		}
+	}
+	s.generation, s.layout, s.affinity, s.nsVersion, s.imgVersion, s.nomVersion = c.generation, c.layout, c.affinity, c.nsVersion, c.imgVersion, c.nomVersion
 }
 
 // relist rebuilds the node list: zones in order, nodes by name within a

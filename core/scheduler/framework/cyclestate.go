@@ -25,6 +25,8 @@ var ErrNotFound = errors.New("framework: not found in cycle state")
 // concurrent use.
 type CycleState struct {
 	lister Lister
+	// nominated is lister when it has nominated pods, else nil.
+	nominated NominatedLister
 
 	mu   sync.RWMutex
 	data map[StateKey]StateData
@@ -37,7 +39,11 @@ type CycleState struct {
 
 // NewCycleState returns an empty state for a cycle over lister's nodes.
 func NewCycleState(lister Lister) *CycleState {
-	return &CycleState{lister: lister}
+	s := &CycleState{lister: lister}
+	if nl, ok := lister.(NominatedLister); ok && nl.HasNominatedPods() {
+		s.nominated = nl
+	}
+	return s
 }
 
 // Nodes is the snapshot the cycle runs over.
@@ -74,7 +80,7 @@ func (s *CycleState) Delete(key StateKey) {
 func (s *CycleState) Clone() *CycleState {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	c := &CycleState{lister: s.lister, skipFilter: s.skipFilter, skipScore: s.skipScore, narrowedBy: s.narrowedBy}
+	c := &CycleState{lister: s.lister, nominated: s.nominated, skipFilter: s.skipFilter, skipScore: s.skipScore, narrowedBy: s.narrowedBy}
 	if s.data != nil {
 		c.data = make(map[StateKey]StateData, len(s.data))
 		for k, v := range s.data {

@@ -11,6 +11,13 @@
 // is entered once per pod and extension point, never once per node. The
 // built-in Go plugins use the same interfaces.
 //
+// Nominated pods: when the Lister a cycle runs over is a NominatedLister,
+// a node with pods nominated to it of at least the incoming pod's
+// priority passes Filter only if it passes both as it is and on a copy
+// with those pods added (Generation 0), as kube-scheduler's
+// RunFilterPluginsWithNominatedPods. Plugins that judge from PreFilter
+// state over the whole cluster do not see the nominated pods.
+//
 // Invariants: NodeInfo and PodInfo values handed to plugins are immutable
 // snapshots; plugins must not modify them, nor the Kubernetes objects
 // they point to. A Status returned by a plugin may be shared between

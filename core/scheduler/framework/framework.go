@@ -211,6 +211,17 @@ func (f *Framework) WaitingPods() *WaitingPods { return f.waiting }
 
 // RunFilters implements Handle.
 func (f *Framework) RunFilters(ctx context.Context, state *CycleState, pod *PodInfo, node *NodeInfo) *Status {
+	if st := f.runFilters(ctx, state, pod, node); !st.IsSuccess() {
+		return st
+	}
+	if nominated := nominatedAgainst(state, pod, node); nominated != nil {
+		return f.runFilters(ctx, state, pod, withNominated(&NodeInfo{}, node, pod, nominated))
+	}
+	return nil
+}
+
+// runFilters is RunFilters without the nominated pods.
+func (f *Framework) runFilters(ctx context.Context, state *CycleState, pod *PodInfo, node *NodeInfo) *Status {
 	nodes := []*NodeInfo{node}
 	statuses := make([]*Status, 1)
 	for _, pl := range f.filter {

@@ -169,6 +169,22 @@ type Lister interface {
 	ImageNodes(name string) int
 }
 
+// NominatedLister is a Lister that also holds the nominated pods: pods
+// not bound yet that preemption nominated to a node
+// (status.nominatedNodeName) and that wait for the room its evictions
+// make there. While filtering, the framework counts a node's nominated
+// pods of equal or higher priority than the incoming pod on that node
+// (see Handle.RunFilters). The framework finds the interface with a type
+// assertion; a Lister without it has no nominated pods.
+type NominatedLister interface {
+	Lister
+	// HasNominatedPods reports whether any node has nominated pods.
+	HasNominatedPods() bool
+	// NominatedPods returns the pods nominated to node, nil if none. The
+	// slice belongs to the lister: callers must not modify it.
+	NominatedPods(node string) []*PodInfo
+}
+
 // Binder binds a pod to a node through the API server.
 type Binder interface {
 	Bind(ctx context.Context, namespace, name, node string) error
@@ -185,5 +201,13 @@ type Handle interface {
 	// snapshot's NodeInfo (with Generation 0, so that no plugin caches
 	// it); it returns the first rejection, nil if the node fits.
 	// PostFilter plugins use it to try what evictions would change.
+	//
+	// When the cycle's Lister has pods nominated to the node (see
+	// NominatedLister) with a priority at least pod's, the node fits
+	// only if the filters pass both on node and on a copy of it with
+	// those pods added, as kube-scheduler's
+	// RunFilterPluginsWithNominatedPods. Filters that judge from state
+	// computed at PreFilter over the whole cluster (InterPodAffinity,
+	// PodTopologySpread) do not see the nominated pods.
 	RunFilters(ctx context.Context, state *CycleState, pod *PodInfo, node *NodeInfo) *Status
 }

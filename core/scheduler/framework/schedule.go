@@ -86,6 +86,13 @@ type scratch struct {
 	rejected []rejection
 	totals   []int64
 	buf      []int64
+	// With nominated pods: the copies of the nodes with them added, the
+	// index in the batch's kept nodes of each, and the copies filtered;
+	// spare holds the NodeInfos the copies are made in, reused.
+	trials      []*NodeInfo
+	trialAt     []int
+	trialActive []*NodeInfo
+	spare       []*NodeInfo
 }
 
 type rejection struct {
@@ -115,6 +122,8 @@ func (f *Framework) SchedulePod(ctx context.Context, state *CycleState, pod *Pod
 		clear(sc.statuses)
 		clear(sc.rejected)
 		sc.rejected = sc.rejected[:0]
+		clear(sc.trials)
+		clear(sc.trialActive)
 		scratchPool.Put(sc)
 	}()
 
@@ -124,7 +133,8 @@ func (f *Framework) SchedulePod(ctx context.Context, state *CycleState, pod *Pod
 	}
 	var res ScheduleResult
 	// A pod nominated by preemption tries its node first (as
-	// kube-scheduler): the room was made for it there.
+	// kube-scheduler): the room was made for it there. RunFilters counts
+	// the other pods nominated there that come before it.
 	if nn := pod.Pod.Status.NominatedNodeName; nn != "" && !opts.RecordScores {
 		if ni := state.Nodes().Get(nn); ni != nil && slices.Contains(candidates, ni) && f.RunFilters(ctx, state, pod, ni).IsSuccess() {
 			return ScheduleResult{Node: nn, Evaluated: 1, Feasible: 1}, nil
@@ -285,8 +295,67 @@ func (f *Framework) findFeasible(ctx context.Context, state *CycleState, pod *Po
 	return feasible, evaluated, nil
 }
 
+// filterBatch returns the nodes of batch that pass every filter plugin
+// and, if they have pods nominated to them that count against pod, that
+// pass them again with those pods added (see Handle.RunFilters). Each
+// rejected node is recorded in sc.rejected.
 func (f *Framework) filterBatch(ctx context.Context, state *CycleState, pod *PodInfo, batch []*NodeInfo, sc *scratch) ([]*NodeInfo, error) {
-	active := append(sc.active[:0], batch...)
+	active, err := f.filterNodes(ctx, state, pod, append(sc.active[:0], batch...), sc)
+	sc.active = active
+	if err != nil || state.nominated == nil || len(active) == 0 {
+		return active, err
+	}
+	return f.filterNominated(ctx, state, pod, active, sc)
+}
+
+// filterNominated keeps the nodes of active that also pass the filters
+// with the pods nominated to them added; nodes without such pods are
+// kept as they are.
+func (f *Framework) filterNominated(ctx context.Context, state *CycleState, pod *PodInfo, active []*NodeInfo, sc *scratch) ([]*NodeInfo, error) {
+	trials, at := sc.trials[:0], sc.trialAt[:0]
+	for i, ni := range active {
+		nominated := nominatedAgainst(state, pod, ni)
+		if nominated == nil {
+			continue
+		}
+		if len(trials) == len(sc.spare) {
+			sc.spare = append(sc.spare, &NodeInfo{})
+		}
+		trials, at = append(trials, withNominated(sc.spare[len(trials)], ni, pod, nominated)), append(at, i)
+	}
+	sc.trials, sc.trialAt = trials, at
+	if len(trials) == 0 {
+		return active, nil
+	}
+	passed, err := f.filterNodes(ctx, state, pod, append(sc.trialActive[:0], trials...), sc)
+	sc.trialActive = passed
+	if err != nil {
+		return nil, err
+	}
+	// passed is trials without the rejected ones, in order.
+	kept := active[:0]
+	next := 0 // in passed
+	for i, ni := range active {
+		if len(at) > 0 && at[0] == i {
+			ok := next < len(passed) && passed[next] == trials[0]
+			if ok {
+				next++
+			}
+			at, trials = at[1:], trials[1:]
+			if !ok {
+				continue
+			}
+		}
+		kept = append(kept, ni)
+	}
+	clear(active[len(kept):])
+	return kept, nil
+}
+
+// filterNodes runs the filter plugins over nodes and returns those that
+// passed them all, in order, compacted into the start of nodes.
+func (f *Framework) filterNodes(ctx context.Context, state *CycleState, pod *PodInfo, nodes []*NodeInfo, sc *scratch) ([]*NodeInfo, error) {
+	active := nodes
 	for _, pl := range f.filter {
 		if len(active) == 0 {
 			break
@@ -316,7 +385,6 @@ func (f *Framework) filterBatch(ctx context.Context, state *CycleState, pod *Pod
 		clear(active[len(kept):])
 		active = kept
 	}
-	sc.active = active
 	return active, nil
 }
 

@@ -378,6 +378,8 @@ func (p *parser) pod(args []string, frag string) error {
 			pod.Spec.NodeName, pod.Status.Phase, running = v, corev1.PodRunning, true
 		case k == "phase":
 			pod.Status.Phase = corev1.PodPhase(v)
+		case k == "nominated":
+			pod.Status.NominatedNodeName = v
 		case k == "labels":
 			pod.Labels, err = keyValues(v)
 		case k == "selector":
@@ -418,6 +420,9 @@ func (p *parser) pod(args []string, frag string) error {
 		if err := merge(frag, &pod.Spec); err != nil {
 			return fmt.Errorf("pod %s: %w", args[0], err)
 		}
+	}
+	if running && pod.Status.NominatedNodeName != "" {
+		return fmt.Errorf("pod %s: a running pod is nominated nowhere", args[0])
 	}
 	if running {
 		p.sc.Cluster.Pods = append(p.sc.Cluster.Pods, pod)
