@@ -105,16 +105,18 @@ func (m *Modules) Cached() ([]Stored, error) {
 }
 
 // Uncache removes module digest's file from Dir, and an unfinished write
-// of it, each unless written at or after cutoff. Files already gone are
-// not an error; without Dir it does nothing.
-func (m *Modules) Uncache(digest string, cutoff time.Time) error {
+// of it, each unless written at or after cutoff, and reports whether it
+// removed any. Files already gone are not an error; without Dir it does
+// nothing.
+func (m *Modules) Uncache(digest string, cutoff time.Time) (bool, error) {
 	hexd, ok := digestHex(digest)
 	if !ok {
-		return fmt.Errorf("registry: bad digest %q", digest)
+		return false, fmt.Errorf("registry: bad digest %q", digest)
 	}
 	if m.Dir == "" {
-		return nil
+		return false, nil
 	}
+	removed := false
 	for _, name := range []string{hexd + fileExt, hexd + fileExt + tmpExt} {
 		path := filepath.Join(m.Dir, name)
 		info, err := os.Lstat(path)
@@ -122,16 +124,17 @@ func (m *Modules) Uncache(digest string, cutoff time.Time) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("registry: module cache: %w", err)
+			return removed, fmt.Errorf("registry: module cache: %w", err)
 		}
 		if !info.ModTime().Before(cutoff) {
 			continue
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("registry: module cache: %w", err)
+			return removed, fmt.Errorf("registry: module cache: %w", err)
 		}
+		removed = true
 	}
-	return nil
+	return removed, nil
 }
 
 func jsonValid(b []byte) bool { return json.Valid(b) }

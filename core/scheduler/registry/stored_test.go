@@ -30,7 +30,7 @@ func stat(t *testing.T, b *blobs.Store, name string) blobs.Info {
 // younger than RefreshAge by the pusher's clock when its Plugin is
 // written, and is stored again when a collector deleted it meanwhile.
 func TestPushStoresForTheCollector(t *testing.T) {
-	team := plugintest.Build(t, teamPkg)
+	team := plugintest.Minimal("team")
 	digest := plugins.Digest(team)
 	r, b, _ := start(t)
 	ctx := t.Context()
@@ -176,15 +176,15 @@ func TestModulesCache(t *testing.T) {
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(x, y time.Time) bool { return x.Equal(y) })); diff != "" {
 		t.Fatalf("Cached (-want +got):\n%s", diff)
 	}
-	for _, c := range []string{"a", "b", "c", "d"} {
-		if err := m.Uncache("sha256:"+hex(c), now.Add(-time.Minute)); err != nil {
-			t.Fatal(err)
+	for c, want := range map[string]bool{"a": true, "b": false, "c": true, "d": true} {
+		if got, err := m.Uncache("sha256:"+hex(c), now.Add(-time.Minute)); err != nil || got != want {
+			t.Errorf("Uncache %s = %v, %v; want %v", c, got, err, want)
 		}
 	}
-	if err := m.Uncache("sha256:"+hex("a"), now); err != nil {
-		t.Fatalf("Uncache of a module already gone: %v", err)
+	if got, err := m.Uncache("sha256:"+hex("a"), now); err != nil || got {
+		t.Fatalf("Uncache of a module already gone: %v, %v", got, err)
 	}
-	if err := m.Uncache("sha256:../../x", now); err == nil {
+	if _, err := m.Uncache("sha256:../../x", now); err == nil {
 		t.Fatal("Uncache accepted a digest that is a path")
 	}
 	ents, err := os.ReadDir(dir)
