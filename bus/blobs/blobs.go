@@ -136,6 +136,16 @@ func (s *Store) Link(ctx context.Context, name, target string) error {
 	return nil
 }
 
+// Delete removes object or link name. A name that is not there (never
+// was, or was deleted meanwhile) is not an error, so that two deleters
+// may race. Deleting an object leaves the links to it dangling.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	if err := s.obs.Delete(ctx, name); err != nil && !notFound(err) {
+		return fmt.Errorf("blobs: delete %s: %w", name, err)
+	}
+	return nil
+}
+
 // List describes every object and link, in no particular order.
 func (s *Store) List(ctx context.Context) ([]Info, error) {
 	ois, err := s.obs.List(ctx)

@@ -132,3 +132,47 @@ func TestPutOnceReadAll(t *testing.T) {
 		t.Fatalf("after restart: %d bytes, %v; want %d", len(got), err, len(data))
 	}
 }
+
+// TestDelete: a deleted object is gone from Stat, reads and List; deleting
+// it again, or a name that never existed, is not an error (two deleters
+// may race); other objects are untouched.
+func TestDelete(t *testing.T) {
+	ctx := t.Context()
+	s, err := blobs.Open(ctx, connect(t), blobs.Config{Bucket: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"sha256:gone", "sha256:kept"} {
+		if err := s.PutOnce(ctx, name, bytes.Repeat([]byte(name), 100_000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if err := s.Delete(ctx, "sha256:gone"); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+	}
+	if err := s.Delete(ctx, "never"); err != nil {
+		t.Fatalf("Delete of a name that never existed: %v", err)
+	}
+	if _, err := s.Stat(ctx, "sha256:gone"); !errors.Is(err, blobs.ErrNotFound) {
+		t.Errorf("Stat after Delete: %v, want ErrNotFound", err)
+	}
+	if _, err := s.ReadAll(ctx, "sha256:gone"); !errors.Is(err, blobs.ErrNotFound) {
+		t.Errorf("ReadAll after Delete: %v, want ErrNotFound", err)
+	}
+	list, err := s.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Name != "sha256:kept" {
+		t.Fatalf("List after Delete: %+v, %v", list, err)
+	}
+	if b, err := s.ReadAll(ctx, "sha256:kept"); err != nil || len(b) != len("sha256:kept")*100_000 {
+		t.Fatalf("the other object: %d bytes, %v", len(b), err)
+	}
+	// A deleted name can be stored again.
+	if err := s.PutOnce(ctx, "sha256:gone", []byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.ReadAll(ctx, "sha256:gone"); err != nil || string(b) != "again" {
+		t.Fatalf("stored again: %q, %v", b, err)
+	}
+}

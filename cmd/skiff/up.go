@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/core/controllers"
+	"github.com/skiffhq/skiff/core/controllers/modulegc"
 	"github.com/skiffhq/skiff/core/controlplane"
 	"github.com/skiffhq/skiff/core/scheduler"
 	"github.com/skiffhq/skiff/core/scheduler/registry"
@@ -76,23 +77,29 @@ func (f *planeFlags) config(cmd *cobra.Command, components []controlplane.Compon
 
 // leaderComponents are the control plane's leader-elected loops: every
 // replica runs them and one at a time is active. The scheduler keeps
-// uploaded modules and wazero's compiled code under <data-dir>/wasm-cache.
+// uploaded modules and wazero's compiled code under <data-dir>/wasm-cache;
+// wasm-cache-gc, not elected, removes from this replica's copy the
+// modules no Plugin references.
 func leaderComponents(log *slog.Logger, dataDir string) []controlplane.Component {
+	cache := filepath.Join(dataDir, "wasm-cache")
+	modules := filepath.Join(cache, "modules")
 	return []controlplane.Component{
 		{Name: "scheduler", Run: func(ctx context.Context, conn *bus.Conn) error {
 			blobs, err := registry.OpenBucket(ctx, conn)
 			if err != nil {
 				return err
 			}
-			cache := filepath.Join(dataDir, "wasm-cache")
 			return scheduler.Serve(ctx, conn, scheduler.Config{
 				Logger:  log.With("component", "scheduler"),
-				Modules: &registry.Modules{Blobs: blobs, Dir: filepath.Join(cache, "modules")},
+				Modules: &registry.Modules{Blobs: blobs, Dir: modules},
 				Host:    plugins.Config{CacheDir: filepath.Join(cache, "compiled")},
 			})
 		}},
 		{Name: "controllers", Run: func(ctx context.Context, conn *bus.Conn) error {
 			return controllers.RunOn(ctx, conn, controllers.Config{Logger: log.With("component", "controllers")})
+		}},
+		{Name: "wasm-cache-gc", Run: func(ctx context.Context, conn *bus.Conn) error {
+			return modulegc.ServeDir(ctx, conn, modulegc.DirConfig{Dir: modules, Logger: log.With("component", "wasm-cache-gc")})
 		}},
 	}
 }

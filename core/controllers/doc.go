@@ -1,7 +1,8 @@
 // Package controllers is Skiff's controller manager: the reconcile loops
 // that turn desired state into running pods and keep it so (ReplicaSet,
 // Deployment, DaemonSet, StatefulSet, Job, CronJob, the garbage collector,
-// Endpoints, node lifecycle), run by one active replica among several
+// Endpoints, node lifecycle, and modulegc, which deletes uploaded plugin
+// modules no Plugin references), run by one active replica among several
 // (leader election on a kube-system Lease). RunOn is the entry point of a core/controlplane.Component.
 //
 // A Manager campaigns for the lease; while it holds it, it builds a fresh

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/skiffhq/skiff/bus"
+	"github.com/skiffhq/skiff/bus/blobs"
 	"github.com/skiffhq/skiff/core/controllers/cache"
 	"github.com/skiffhq/skiff/core/controllers/cronjob"
 	"github.com/skiffhq/skiff/core/controllers/daemonset"
@@ -22,9 +23,11 @@ import (
 	"github.com/skiffhq/skiff/core/controllers/gc"
 	"github.com/skiffhq/skiff/core/controllers/job"
 	"github.com/skiffhq/skiff/core/controllers/leader"
+	"github.com/skiffhq/skiff/core/controllers/modulegc"
 	"github.com/skiffhq/skiff/core/controllers/nodelifecycle"
 	"github.com/skiffhq/skiff/core/controllers/replicaset"
 	"github.com/skiffhq/skiff/core/controllers/statefulset"
+	"github.com/skiffhq/skiff/core/scheduler/registry"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -39,10 +42,13 @@ const (
 	DaemonSet        = "daemonset"
 	StatefulSet      = "statefulset"
 	CronJob          = "cronjob"
+	// ModuleGC deletes the plugin modules no Plugin references; it needs
+	// Config.PluginModules.
+	ModuleGC = "modulegc"
 )
 
 // All lists every controller, the default set.
-var All = []string{ReplicaSet, Deployment, GarbageCollector, Endpoints, Job, NodeLifecycle, DaemonSet, StatefulSet, CronJob}
+var All = []string{ReplicaSet, Deployment, GarbageCollector, Endpoints, Job, NodeLifecycle, DaemonSet, StatefulSet, CronJob, ModuleGC}
 
 // LeaseName is the default name of the election's Lease in kube-system.
 const LeaseName = "skiff-controller-manager"
@@ -77,8 +83,16 @@ type Config struct {
 	// nodelifecycle.DefaultTiming: 8 s and 2 s).
 	NodeLifecycle nodelifecycle.Timing
 	// Now is the controllers' clock (default time.Now); tests shift it
-	// to bring CronJob schedule times near.
+	// to bring CronJob schedule times near. ModuleGC keeps time.Now.
 	Now func() time.Time
+	// PluginModules is the uploaded plugin modules' bucket
+	// (registry.OpenBucket), which ModuleGC collects. RunOn opens it when
+	// nil. Without it ModuleGC is left out of the default set, and naming
+	// it in Controllers is an error.
+	PluginModules *blobs.Store
+	// ModuleGC is ModuleGC's grace period and interval (default
+	// modulegc.DefaultTiming).
+	ModuleGC modulegc.Timing
 }
 
 // Manager runs the controllers while it leads.
@@ -104,10 +118,16 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Controllers == nil {
 		cfg.Controllers = All
+		if cfg.PluginModules == nil {
+			cfg.Controllers = slices.DeleteFunc(slices.Clone(All), func(n string) bool { return n == ModuleGC })
+		}
 	}
 	for _, name := range cfg.Controllers {
 		if !slices.Contains(All, name) {
 			return nil, fmt.Errorf("controllers: unknown controller %q (known: %v)", name, All)
+		}
+		if name == ModuleGC && cfg.PluginModules == nil {
+			return nil, fmt.Errorf("controllers: %s needs Config.PluginModules", ModuleGC)
 		}
 	}
 	if cfg.LeaseName == "" {
@@ -168,6 +188,8 @@ func (m *Manager) term(ctx context.Context) error {
 			ctls = append(ctls, statefulset.New(statefulset.Config{Cache: set, Events: rec, Workers: m.cfg.Workers, Logger: log, Now: m.cfg.Now}))
 		case CronJob:
 			ctls = append(ctls, cronjob.New(cronjob.Config{Cache: set, Events: rec, Workers: m.cfg.Workers, Logger: log, Now: m.cfg.Now}))
+		case ModuleGC:
+			ctls = append(ctls, modulegc.New(modulegc.Config{Cache: set, Modules: m.cfg.PluginModules, Timing: m.cfg.ModuleGC, Logger: log}))
 		}
 	}
 	var wg sync.WaitGroup
@@ -195,8 +217,8 @@ func (m *Manager) term(ctx context.Context) error {
 }
 
 // RunOn runs a Manager on a NATS connection until ctx ends: it is the
-// Run of a core/controlplane.Component. cfg.Client, if nil, is made on
-// conn.
+// Run of a core/controlplane.Component. cfg.Client and cfg.PluginModules,
+// if nil, are made on conn.
 func RunOn(ctx context.Context, conn *bus.Conn, cfg Config) error {
 	if cfg.Client == nil {
 		c, err := client.New(ctx, conn)
@@ -204,6 +226,13 @@ func RunOn(ctx context.Context, conn *bus.Conn, cfg Config) error {
 			return fmt.Errorf("controllers: %w", err)
 		}
 		cfg.Client = c
+	}
+	if cfg.PluginModules == nil {
+		b, err := registry.OpenBucket(ctx, conn)
+		if err != nil {
+			return fmt.Errorf("controllers: %w", err)
+		}
+		cfg.PluginModules = b
 	}
 	m, err := New(cfg)
 	if err != nil {

@@ -13,6 +13,14 @@
 // on disk (each file checked against its digest) or else the Object
 // Store.
 //
+// Modules no Plugin names are deleted by a collector (core/controllers/
+// modulegc) through ListModules and DeleteModule for the Object Store, and
+// Modules.Cached and Modules.Uncache for a directory. Only objects and
+// files named by a digest are modules; each deletion spares what was
+// written after a cutoff, and Push writes a module again when its stored
+// copy is older than RefreshAge, so that a grace period protects a module
+// from the moment a push stores it until its Plugin names it.
+//
 // Registry and Modules are safe for concurrent use and start no
 // goroutines. Writes to a Plugin object are compare-and-swap on its
 // resourceVersion and retried on conflict, so concurrent pushes of one

@@ -37,6 +37,8 @@ type Registry struct {
 	plugins *client.Typed[*skiffv1alpha1.Plugin]
 	blobs   *blobs.Store
 	now     func() time.Time
+	// beforeWrite, if set, runs before Push writes the Plugin (tests).
+	beforeWrite func()
 }
 
 // New returns the registry over c and the module bucket blobs.
@@ -112,6 +114,11 @@ func Check(ctx context.Context, wasm, settings []byte) error {
 // Push checks the module, stores it by digest and makes it the plugin's
 // current version (creating the Plugin object for a new name). It returns
 // the Plugin as written.
+//
+// The module is stored first, and written again when the stored copy is
+// older than RefreshAge, so that a module collector's grace period covers
+// the time until the Plugin names it; once the Plugin is written, Push
+// stores the module again if it went missing meanwhile.
 func (r *Registry) Push(ctx context.Context, p Push) (*skiffv1alpha1.Plugin, error) {
 	if p.Kind == "" {
 		p.Kind = skiffv1alpha1.KindScheduler
@@ -123,7 +130,7 @@ func (r *Registry) Push(ctx context.Context, p Push) (*skiffv1alpha1.Plugin, err
 		return nil, err
 	}
 	digest := plugins.Digest(p.Wasm)
-	if err := r.blobs.PutOnce(ctx, digest, p.Wasm); err != nil {
+	if err := r.store(ctx, digest, p.Wasm); err != nil {
 		return nil, err
 	}
 	var settings *runtime.RawExtension
@@ -156,6 +163,9 @@ func (r *Registry) Push(ctx context.Context, p Push) (*skiffv1alpha1.Plugin, err
 		if p.FailurePolicy != "" {
 			cur.Spec.FailurePolicy = p.FailurePolicy
 		}
+		if r.beforeWrite != nil {
+			r.beforeWrite()
+		}
 		var out *skiffv1alpha1.Plugin
 		if create {
 			out, err = r.plugins.Create(ctx, cur, metav1.CreateOptions{})
@@ -165,7 +175,13 @@ func (r *Registry) Push(ctx context.Context, p Push) (*skiffv1alpha1.Plugin, err
 		if apierrors.IsConflict(err) || create && apierrors.IsAlreadyExists(err) {
 			continue // someone else pushed meanwhile: take the next version
 		}
-		return out, err
+		if err != nil {
+			return nil, err
+		}
+		if err := r.restore(ctx, digest, p.Wasm); err != nil {
+			return out, fmt.Errorf("plugin %s %s written, but its module could not be stored again: %w", p.Name, version, err)
+		}
+		return out, nil
 	}
 }
 
