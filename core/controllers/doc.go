@@ -2,8 +2,9 @@
 // that turn desired state into running pods and keep it so (ReplicaSet,
 // Deployment, DaemonSet, StatefulSet, Job, CronJob, the garbage collector,
 // Endpoints, node lifecycle, and modulegc, which deletes uploaded plugin
-// modules no Plugin references), run by one active replica among several
-// (leader election on a kube-system Lease). RunOn is the entry point of a core/controlplane.Component.
+// modules no Plugin references) and the expiry of Events, run by one active
+// replica among several (leader election on a kube-system Lease). RunOn is
+// the entry point of a core/controlplane.Component.
 //
 // A Manager campaigns for the lease; while it holds it, it builds a fresh
 // shared cache (one informer per kind, shared by every controller), waits

@@ -20,6 +20,7 @@ import (
 	"github.com/skiffhq/skiff/core/controllers/deployment"
 	"github.com/skiffhq/skiff/core/controllers/endpoints"
 	"github.com/skiffhq/skiff/core/controllers/events"
+	"github.com/skiffhq/skiff/core/controllers/eventttl"
 	"github.com/skiffhq/skiff/core/controllers/gc"
 	"github.com/skiffhq/skiff/core/controllers/job"
 	"github.com/skiffhq/skiff/core/controllers/leader"
@@ -45,10 +46,12 @@ const (
 	// ModuleGC deletes the plugin modules no Plugin references; it needs
 	// Config.PluginModules.
 	ModuleGC = "modulegc"
+	// EventTTL deletes Events a TTL after their last activity.
+	EventTTL = "eventttl"
 )
 
 // All lists every controller, the default set.
-var All = []string{ReplicaSet, Deployment, GarbageCollector, Endpoints, Job, NodeLifecycle, DaemonSet, StatefulSet, CronJob, ModuleGC}
+var All = []string{ReplicaSet, Deployment, GarbageCollector, Endpoints, Job, NodeLifecycle, DaemonSet, StatefulSet, CronJob, ModuleGC, EventTTL}
 
 // LeaseName is the default name of the election's Lease in kube-system.
 const LeaseName = "skiff-controller-manager"
@@ -82,8 +85,13 @@ type Config struct {
 	// lost, and how long its pods then stay (default
 	// nodelifecycle.DefaultTiming: 8 s and 2 s).
 	NodeLifecycle nodelifecycle.Timing
+	// EventTTL is how long Events live after their last activity, and how
+	// often expired ones are looked for (default eventttl.DefaultTiming:
+	// 1 h and 10 s).
+	EventTTL eventttl.Timing
 	// Now is the controllers' clock (default time.Now); tests shift it
-	// to bring CronJob schedule times near. ModuleGC keeps time.Now.
+	// to bring CronJob schedule times near, or Events' expiry. ModuleGC
+	// keeps time.Now.
 	Now func() time.Time
 	// PluginModules is the uploaded plugin modules' bucket
 	// (registry.OpenBucket), which ModuleGC collects. RunOn opens it when
@@ -190,6 +198,8 @@ func (m *Manager) term(ctx context.Context) error {
 			ctls = append(ctls, cronjob.New(cronjob.Config{Cache: set, Events: rec, Workers: m.cfg.Workers, Logger: log, Now: m.cfg.Now}))
 		case ModuleGC:
 			ctls = append(ctls, modulegc.New(modulegc.Config{Cache: set, Modules: m.cfg.PluginModules, Timing: m.cfg.ModuleGC, Logger: log}))
+		case EventTTL:
+			ctls = append(ctls, eventttl.New(eventttl.Config{Client: m.cfg.Client, Timing: m.cfg.EventTTL, Logger: log, Now: m.cfg.Now}))
 		}
 	}
 	var wg sync.WaitGroup
