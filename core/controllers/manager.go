@@ -138,6 +138,9 @@ func New(cfg Config) (*Manager, error) {
 			return nil, fmt.Errorf("controllers: %s needs Config.PluginModules", ModuleGC)
 		}
 	}
+	if cfg.EventTTL.TTL < 0 || cfg.EventTTL.Interval < 0 {
+		return nil, fmt.Errorf("controllers: EventTTL %+v has a negative duration", cfg.EventTTL)
+	}
 	if cfg.LeaseName == "" {
 		cfg.LeaseName = LeaseName
 	}
