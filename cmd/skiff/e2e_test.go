@@ -102,6 +102,7 @@ func TestServerRejectsBadFlags(t *testing.T) {
 		{name: "listen without port", args: []string{"--nats-listen", "notaport"}, want: "notaport"},
 		{name: "listen port not a number", args: []string{"--nats-listen", "127.0.0.1:notaport"}, want: "notaport"},
 		{name: "unknown flag", args: []string{"--no-such-flag"}, want: "unknown flag: --no-such-flag"},
+		{name: "event TTL not a duration", args: []string{"--event-ttl", "soon"}, want: "soon"},
 		{name: "stray argument", args: []string{"stray"}, want: "stray"},
 	}
 	for _, tt := range tests {

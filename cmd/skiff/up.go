@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/core/controllers"
+	"github.com/skiffhq/skiff/core/controllers/eventttl"
 	"github.com/skiffhq/skiff/core/controllers/modulegc"
 	"github.com/skiffhq/skiff/core/controlplane"
 	"github.com/skiffhq/skiff/core/scheduler"
@@ -28,6 +30,7 @@ type planeFlags struct {
 	apiCert    string
 	apiKey     string
 	apiCA      string
+	eventTTL   time.Duration
 	verbose    bool
 }
 
@@ -39,6 +42,7 @@ func (f *planeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.apiCert, "api-cert-file", "", "serving certificate of the Kubernetes API (default: generated into <data-dir>/pki)")
 	cmd.Flags().StringVar(&f.apiKey, "api-key-file", "", "key of --api-cert-file")
 	cmd.Flags().StringVar(&f.apiCA, "api-ca-file", "", "CA bundle clients should trust with --api-cert-file (default: the certificate itself)")
+	cmd.Flags().DurationVar(&f.eventTTL, "event-ttl", eventttl.DefaultTiming.TTL, "how long an Event is kept after its last activity, as kube-apiserver's --event-ttl")
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
 }
 
@@ -80,7 +84,7 @@ func (f *planeFlags) config(cmd *cobra.Command, components []controlplane.Compon
 // uploaded modules and wazero's compiled code under <data-dir>/wasm-cache;
 // wasm-cache-gc, not elected, removes from this replica's copy the
 // modules no Plugin references.
-func leaderComponents(log *slog.Logger, dataDir string) []controlplane.Component {
+func leaderComponents(log *slog.Logger, dataDir string, eventTTL time.Duration) []controlplane.Component {
 	cache := filepath.Join(dataDir, "wasm-cache")
 	modules := filepath.Join(cache, "modules")
 	return []controlplane.Component{
@@ -96,7 +100,8 @@ func leaderComponents(log *slog.Logger, dataDir string) []controlplane.Component
 			})
 		}},
 		{Name: "controllers", Run: func(ctx context.Context, conn *bus.Conn) error {
-			return controllers.RunOn(ctx, conn, controllers.Config{Logger: log.With("component", "controllers")})
+			return controllers.RunOn(ctx, conn, controllers.Config{Logger: log.With("component", "controllers"),
+				EventTTL: eventttl.Timing{TTL: eventTTL}})
 		}},
 		{Name: "wasm-cache-gc", Run: func(ctx context.Context, conn *bus.Conn) error {
 			return modulegc.ServeDir(ctx, conn, modulegc.DirConfig{Dir: modules, Logger: log.With("component", "wasm-cache-gc")})
@@ -117,7 +122,7 @@ func upCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := logger(f.verbose)
 			out := cmd.OutOrStdout()
-			components := append(leaderComponents(log, f.dataDir),
+			components := append(leaderComponents(log, f.dataDir, f.eventTTL),
 				controlplane.Component{Name: "node", Run: nodes.Local(nodes.Config{
 					Runtime:  runtime,
 					StateDir: filepath.Join(f.dataDir, "node"),
@@ -145,7 +150,7 @@ func serverCmd() *cobra.Command {
 		Short: "Run the control plane without a node (API servers, scheduler and controllers; embedded NATS unless --nats-url)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return controlplane.Run(cmd.Context(), f.config(cmd, leaderComponents(logger(f.verbose), f.dataDir)))
+			return controlplane.Run(cmd.Context(), f.config(cmd, leaderComponents(logger(f.verbose), f.dataDir, f.eventTTL)))
 		},
 	}
 	f.register(cmd)
