@@ -14,8 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/skiffhq/skiff/core/apiserver/apiservertest"
 	"github.com/skiffhq/skiff/core/controllers/eventttl"
+	"github.com/skiffhq/skiff/core/controllers/internal/testenv"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -113,7 +113,7 @@ func start(t *testing.T, cfg eventttl.Config, want int) *eventttl.Controller {
 			t.Errorf("run: %v", err)
 		}
 	})
-	eventually(t, 20*time.Second, func() error {
+	testenv.Eventually(t, 20*time.Second, func() error {
 		if got := ctl.Tracked(); got != want {
 			return fmt.Errorf("index holds %d events, want %d", got, want)
 		}
@@ -122,28 +122,13 @@ func start(t *testing.T, cfg eventttl.Config, want int) *eventttl.Controller {
 	return ctl
 }
 
-func eventually(t *testing.T, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// TestPassDeletesExactlyTheExpired runs passes on a real API server with
+// TestEventsExpireExactly runs passes on a real API server with
 // a clock the test moves: Events last active over an hour ago go, and
 // watchers see them DELETED with their final state; recent ones, one
 // whose count was bumped recently and one only created stay, until the
 // clock moves past their hour.
-func TestPassDeletesExactlyTheExpired(t *testing.T) {
-	e := apiservertest.Start(t, apiservertest.Config{})
+func TestEventsExpireExactly(t *testing.T) {
+	e := testenv.Start(t)
 	now := time.Now()
 	create(t, e.Client,
 		event("old", now.Add(-2*time.Hour)),
@@ -225,10 +210,10 @@ func TestPassDeletesExactlyTheExpired(t *testing.T) {
 	}
 }
 
-// TestBacklogDrainsInBatches: 1,200 expired Events among recent ones are
+// TestEventBacklogDrainsInBatches: 1,200 expired Events among recent ones are
 // deleted at most 500 per pass, oldest first, and the recent ones stay.
-func TestBacklogDrainsInBatches(t *testing.T) {
-	e := apiservertest.Start(t, apiservertest.Config{})
+func TestEventBacklogDrainsInBatches(t *testing.T) {
+	e := testenv.Start(t)
 	now := time.Now()
 	createMany(t, e.Client, "old", 1200, now.Add(-2*time.Hour))
 	createMany(t, e.Client, "older", 10, now.Add(-5*time.Hour))
@@ -300,13 +285,13 @@ func (p *passLog) snapshot() []map[string]int64 {
 	return slices.Clone(p.passes)
 }
 
-// TestRunDrainsBacklogPaced lets Run alone expire 1,000 Events with a
+// TestEventBacklogDrainsPacedUnderRun lets Run alone expire 1,000 Events with a
 // batch of 100 at 2,000 deletions per second: it takes one pass after
 // another, none deleting more than the batch, logging each, and it takes
 // at least the time the rate allows. (The first pass may find the index
 // still filling, so there may be more than ten.)
-func TestRunDrainsBacklogPaced(t *testing.T) {
-	e := apiservertest.Start(t, apiservertest.Config{})
+func TestEventBacklogDrainsPacedUnderRun(t *testing.T) {
+	e := testenv.Start(t)
 	now := time.Now()
 	createMany(t, e.Client, "old", 1000, now.Add(-2*time.Hour))
 	createMany(t, e.Client, "recent", 5, now)
@@ -314,7 +299,7 @@ func TestRunDrainsBacklogPaced(t *testing.T) {
 	begin := time.Now()
 	start(t, eventttl.Config{Client: e.Client, Timing: eventttl.Timing{Interval: 100 * time.Millisecond},
 		Batch: 100, Rate: 2000, Logger: slog.New(log)}, 1005)
-	eventually(t, 30*time.Second, func() error {
+	testenv.Eventually(t, 30*time.Second, func() error {
 		if n := len(eventNames(t, e.Client)); n != 5 {
 			return fmt.Errorf("%d events left, want 5", n)
 		}
@@ -323,7 +308,7 @@ func TestRunDrainsBacklogPaced(t *testing.T) {
 	if took, least := time.Since(begin), 999*time.Second/2000; took < least {
 		t.Errorf("1,000 deletions at 2,000/s took %v, want at least %v", took, least)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		var deleted int64
 		passes := 0
 		for _, p := range log.snapshot() {

@@ -10,17 +10,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/skiffhq/skiff/core/apiserver/apiservertest"
+	"github.com/skiffhq/skiff/core/controllers/internal/testenv"
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
-// TestPassSparesWhatChangedMeanwhile gives a controller (without its
+// TestEventChangedMeanwhileIsSpared gives a controller (without its
 // watch) an index that lags the API server: an expired Event since bumped
 // by a repeat, and one deleted and re-created under its name. Neither is
 // deleted (their preconditions fail); once the index has caught up, the
 // bumped one stays and the re-created expired one goes.
-func TestPassSparesWhatChangedMeanwhile(t *testing.T) {
-	e := apiservertest.Start(t, apiservertest.Config{})
+func TestEventChangedMeanwhileIsSpared(t *testing.T) {
+	e := testenv.Start(t)
 	api := client.For[*corev1.Event](e.Client)
 	old := metav1.NewTime(time.Now().Add(-2 * time.Hour))
 	mk := func(name string) *corev1.Event {
@@ -93,10 +93,10 @@ func TestPassSparesWhatChangedMeanwhile(t *testing.T) {
 	}
 }
 
-// TestPaceHoldsTheRate: at 100 deletions per second, 100 deletions span
+// TestEventDeletionsHoldTheRate: at 100 deletions per second, 100 deletions span
 // 990 ms, a pause gives no credit for a burst, and a cancelled context
 // ends the wait.
-func TestPaceHoldsTheRate(t *testing.T) {
+func TestEventDeletionsHoldTheRate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &Controller{gap: 10 * time.Millisecond}
 		start := time.Now()
