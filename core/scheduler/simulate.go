@@ -108,7 +108,7 @@ func simulate(ctx context.Context, profiles map[string]*framework.Framework, see
 		e.cache.NominatePod(framework.NewPodInfo(p), p.Status.NominatedNodeName)
 	}
 	order := slices.Clone(pending)
-	slices.SortStableFunc(order, func(a, b *corev1.Pod) int { return cmp.Compare(builtinPriority(b), builtinPriority(a)) })
+	slices.SortStableFunc(order, func(a, b *corev1.Pod) int { return cmp.Compare(framework.PodPriority(b), framework.PodPriority(a)) })
 	infos := make([]*framework.PodInfo, len(order))
 	for i, p := range order {
 		infos[i] = framework.NewPodInfo(withUID(p))
@@ -171,13 +171,6 @@ func withUID(p *corev1.Pod) *corev1.Pod {
 	c := *p
 	c.UID = types.UID("sim:" + p.Namespace + "/" + p.Name)
 	return &c
-}
-
-func builtinPriority(p *corev1.Pod) int32 {
-	if p.Spec.Priority != nil {
-		return *p.Spec.Priority
-	}
-	return 0
 }
 
 // buildProfiles builds one framework per profile.

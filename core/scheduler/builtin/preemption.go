@@ -68,10 +68,10 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 	if p := pod.Pod.Spec.PreemptionPolicy; p != nil && *p == corev1.PreemptNever {
 		return nil, framework.NewStatus(framework.Unschedulable, "preemption: not eligible due to preemptionPolicy=Never")
 	}
-	prio := priority(pod.Pod)
+	prio := framework.PodPriority(pod.Pod)
 	if nn := pod.Pod.Status.NominatedNodeName; nn != "" {
 		if ni := state.Nodes().Get(nn); ni != nil && slices.ContainsFunc(ni.Pods, func(p *framework.PodInfo) bool {
-			return p.Pod.DeletionTimestamp != nil && priority(p.Pod) < prio
+			return p.Pod.DeletionTimestamp != nil && framework.PodPriority(p.Pod) < prio
 		}) {
 			return nil, framework.NewStatus(framework.Unschedulable, "preemption: not eligible due to a terminating pod on the nominated node")
 		}
@@ -132,7 +132,7 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 func (pl *DefaultPreemption) victimsOn(ctx context.Context, state *framework.CycleState, pod *framework.PodInfo, ni *framework.NodeInfo, prio int32) (*candidate, bool) {
 	var lower []*framework.PodInfo
 	for _, p := range ni.Pods {
-		if priority(p.Pod) < prio && p.Pod.DeletionTimestamp == nil {
+		if framework.PodPriority(p.Pod) < prio && p.Pod.DeletionTimestamp == nil {
 			lower = append(lower, p)
 		}
 	}
@@ -149,7 +149,7 @@ func (pl *DefaultPreemption) victimsOn(ctx context.Context, state *framework.Cyc
 	}
 	// Reprieve the most important first (then the earliest started).
 	slices.SortStableFunc(lower, func(a, b *framework.PodInfo) int {
-		return cmp.Or(cmp.Compare(priority(b.Pod), priority(a.Pod)), startTime(a.Pod).Compare(startTime(b.Pod)))
+		return cmp.Or(cmp.Compare(framework.PodPriority(b.Pod), framework.PodPriority(a.Pod)), startTime(a.Pod).Compare(startTime(b.Pod)))
 	})
 	c := &candidate{node: ni.Name()}
 	for _, p := range lower {
@@ -167,14 +167,14 @@ func better(a, b *candidate) bool {
 	maxPrio := func(c *candidate) int32 {
 		m := int32(-1 << 31)
 		for _, v := range c.victims {
-			m = max(m, priority(v.Pod))
+			m = max(m, framework.PodPriority(v.Pod))
 		}
 		return m
 	}
 	sum := func(c *candidate) int64 {
 		var s int64
 		for _, v := range c.victims {
-			s += int64(priority(v.Pod)) + 1<<31 // keep negative priorities ordered
+			s += int64(framework.PodPriority(v.Pod)) + 1<<31 // keep negative priorities ordered
 		}
 		return s
 	}
@@ -205,12 +205,4 @@ func startTime(p *corev1.Pod) time.Time {
 		return p.Status.StartTime.Time
 	}
 	return p.CreationTimestamp.Time
-}
-
-// priority is a pod's spec.priority, 0 when unset.
-func priority(p *corev1.Pod) int32 {
-	if p.Spec.Priority != nil {
-		return *p.Spec.Priority
-	}
-	return 0
 }

@@ -455,3 +455,21 @@ func TestPodRequests(t *testing.T) {
 		t.Errorf("non-zero requests: %+v (an explicit 0 stays 0)", nz)
 	}
 }
+
+func TestPodPriority(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		priority *int32
+		want     int32
+	}{
+		{"unset is 0", nil, 0},
+		{"set", ptr(int32(1000)), 1000},
+		{"negative", ptr(int32(-5)), -5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := framework.PodPriority(&corev1.Pod{Spec: corev1.PodSpec{Priority: tt.priority}}); got != tt.want {
+				t.Errorf("PodPriority = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

@@ -109,7 +109,7 @@ func New(cfg Config) *Queue {
 	q := &Queue{cfg: cfg, pods: map[types.UID]*QueuedPod{}, unschedulable: map[string]map[types.UID]*QueuedPod{},
 		wake: make(chan struct{}, 1)}
 	q.active.less = func(a, b *QueuedPod) bool {
-		pa, pb := priority(a.Info.Pod), priority(b.Info.Pod)
+		pa, pb := framework.PodPriority(a.Info.Pod), framework.PodPriority(b.Info.Pod)
 		if pa != pb {
 			return pa > pb
 		}
@@ -118,13 +118,6 @@ func New(cfg Config) *Queue {
 	q.backoff.less = func(a, b *QueuedPod) bool { return q.backoffExpiry(a).Before(q.backoffExpiry(b)) }
 	q.cond = sync.NewCond(&q.mu)
 	return q
-}
-
-func priority(p *corev1.Pod) int32 {
-	if p.Spec.Priority != nil {
-		return *p.Spec.Priority
-	}
-	return 0
 }
 
 // backoffDuration is initial×2^(attempts-1), capped.
