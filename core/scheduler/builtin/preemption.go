@@ -31,19 +31,23 @@ import (
 // tries count the pods already nominated to the node with a priority at
 // least the pod's (Handle.RunFilters), so it never counts on room such a
 // pod is owed; pods nominated there with a lower priority are neither
-// counted nor victims.
+// counted nor victims (the scheduler takes their nomination away when it
+// nominates the pod there).
 //
-// Differences from kube-scheduler: when no node was rejected for a reason
-// evictions could remove, the message says nothing of preemption;
-// PodDisruptionBudgets are not considered (Skiff has none); plugins whose
+// When no node works, the result asks for the pod's nomination to be
+// cleared (PostFilterResult.ClearNomination), as kube-scheduler does: the
+// room it was nominated for is gone (a pod of higher priority took it)
+// and no eviction makes another. A pod not eligible to preempt (policy
+// Never, or lower-priority pods on its nominated node still terminating)
+// keeps its nomination.
+//
+// Differences from kube-scheduler: PodDisruptionBudgets are not considered (Skiff has none); plugins whose
 // Filter reads state computed at PreFilter over the whole cluster
 // (InterPodAffinity, PodTopologySpread) see the state before the
 // evictions and without the nominated pods, so preemption never relies
 // on evictions changing what they decide; a pod whose nominated node
 // still has terminating lower-priority pods waits for them instead of
-// preempting again; the nominations of lower-priority pods to the chosen
-// node are left as they are (kube-scheduler clears them), and so is the
-// pod's own when no node is found.
+// preempting again.
 type DefaultPreemption struct {
 	h framework.Handle
 }
@@ -114,7 +118,7 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 			parts = append(parts, fmt.Sprintf("%d Preemption is not helpful for scheduling", unhelpful))
 		}
 		slices.Sort(parts) // as kube-scheduler sorts its reasons
-		return nil, framework.NewStatus(framework.Unschedulable,
+		return &framework.PostFilterResult{ClearNomination: true}, framework.NewStatus(framework.Unschedulable,
 			fmt.Sprintf("preemption: 0/%d nodes are available: %s", len(state.Nodes().List()), strings.Join(parts, ", ")))
 	}
 	res := &framework.PostFilterResult{NominatedNodeName: best.node}
