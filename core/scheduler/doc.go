@@ -12,7 +12,10 @@
 // failed binding forgets the pod and requeues it. A pod for which
 // preemption made room is nominated to that node in the cache at once
 // (and from its status.nominatedNodeName by the informer), so that the
-// cycles of pods of no higher priority leave it the room. An
+// cycles of pods of no higher priority leave it the room; pods of lower
+// priority nominated to that node lose their nominations, and a pod for
+// which preemption later finds no node loses its own (in the cache at
+// once, and in its status), as with kube-scheduler. An
 // unschedulable pod gets a PodScheduled=False condition (reason
 // Unschedulable and the Kubernetes-style message) and a FailedScheduling
 // event; a bound pod a Scheduled event.

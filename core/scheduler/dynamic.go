@@ -257,10 +257,10 @@ func (d *dynamic) reconcile(ctx context.Context) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	changed := d.syncPlugins(ctx)
-	gen, added := d.buildProfiles(ctx)
+	gen, added, removed := d.buildProfiles(ctx)
 	if gen != nil {
 		d.s.install(gen)
-		d.s.profilesChanged(added)
+		d.s.profilesChanged(added, removed)
 	}
 	if changed {
 		signal(d.reportKick)
@@ -343,8 +343,8 @@ func refusal(err error) string {
 
 // buildProfiles (re)builds the SchedulerProfiles whose spec or modules
 // changed. It returns the new generation (nil if nothing changed) and
-// the schedulerNames it adds.
-func (d *dynamic) buildProfiles(ctx context.Context) (*generation, []string) {
+// the schedulerNames it adds and removes.
+func (d *dynamic) buildProfiles(ctx context.Context) (gen *generation, added, removed []string) {
 	sps := d.profileInf.List()
 	slices.SortFunc(sps, func(a, b *skiffv1alpha1.SchedulerProfile) int {
 		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), strings.Compare(a.Name, b.Name))
@@ -386,16 +386,20 @@ func (d *dynamic) buildProfiles(ctx context.Context) (*generation, []string) {
 	}
 	cur := d.s.gen.Load().profiles
 	if maps.Equal(cur, profiles) {
-		return nil, nil
+		return nil, nil, nil
 	}
-	var added []string
 	for name := range profiles {
 		if _, ok := cur[name]; !ok {
 			added = append(added, name)
 		}
 	}
+	for name := range cur {
+		if _, ok := profiles[name]; !ok {
+			removed = append(removed, name)
+		}
+	}
 	d.ref(mods...)
-	return newGeneration(profiles, mods, d.retire), added
+	return newGeneration(profiles, mods, d.retire), added, removed
 }
 
 // buildProfile builds sp, or returns old when nothing it depends on

@@ -155,13 +155,24 @@ func mergeReplica(st *skiffv1alpha1.PluginStatus, e skiffv1alpha1.PluginReplicaS
 }
 
 // profilesChanged follows an installed generation: the pending pods of
-// added profiles enter the queue (the informer ignored them until now),
-// and the unschedulable pods are retried (a new version may take them).
-func (s *Scheduler) profilesChanged(added []string) {
-	if len(added) > 0 {
+// added profiles enter the queue (the informer ignored them until now)
+// with their nominations, those of removed profiles leave it and lose
+// their nominations in the cache (as the informer treats a pod that is no
+// longer pending), and the unschedulable pods are retried (a new version
+// may take them). A removed profile's pods keep status.nominatedNodeName:
+// they are not this scheduler's pods any more, and should the profile
+// come back, the nomination comes back with them.
+func (s *Scheduler) profilesChanged(added, removed []string) {
+	if len(added) > 0 || len(removed) > 0 {
 		for _, p := range s.pods.List() {
-			if !assigned(p) && slices.Contains(added, p.Spec.SchedulerName) && p.DeletionTimestamp == nil && !terminal(p) {
+			switch name := p.Spec.SchedulerName; {
+			case assigned(p):
+			case slices.Contains(removed, name):
+				s.queue.Delete(p)
+				s.eng.cache.RemoveNominatedPod(p.UID)
+			case slices.Contains(added, name) && p.DeletionTimestamp == nil && !terminal(p):
 				s.queue.Add(p)
+				s.nominate(nil, p)
 			}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/core/scheduler/builtin"
@@ -409,19 +410,52 @@ func (s *Scheduler) failed(ctx context.Context, qp *queue.QueuedPod, fw *framewo
 	if rj != nil {
 		msg = rj.Status.Message()
 	}
-	if fe != nil && fe.Diagnosis.NominatedNodeName != "" {
-		// Other pods' cycles leave the room from now on, not from when
-		// the status write lands (as kube-scheduler).
-		s.eng.cache.NominatePod(qp.Info, fe.Diagnosis.NominatedNodeName)
+	var d framework.Diagnosis
+	if fe != nil {
+		d = fe.Diagnosis
 	}
-	s.queue.Requeue(qp)
-	if fe != nil && fe.Diagnosis.NominatedNodeName != "" {
+	switch {
+	case d.NominatedNodeName != "":
+		// Other pods' cycles leave the room from now on, not from when
+		// the status write lands (as kube-scheduler). Pods of lower
+		// priority nominated there lose the room to this one.
+		s.eng.cache.NominatePod(qp.Info, d.NominatedNodeName)
+		lost := s.eng.cache.RemoveNominatedBelow(d.NominatedNodeName, framework.PodPriority(pod))
+		s.queue.Requeue(qp)
 		s.preemptions.Add(1)
-		s.writer.preempt(s.pods, pod, reason, msg, fe.Diagnosis.NominatedNodeName, fw.SchedulerName(), fe.Diagnosis.Victims)
-	} else {
+		s.writer.preempt(s.pods, pod, reason, msg, d.NominatedNodeName, fw.SchedulerName(), d.Victims)
+		s.unnominated(lost)
+	case d.ClearNomination && s.clearNomination(pod):
+		s.queue.Requeue(qp)
+		s.writer.unnominate(s.pods, pod, reason, msg)
+	default:
+		s.queue.Requeue(qp)
 		s.writer.condition(s.pods, pod, reason, msg)
 	}
 	s.writer.event(pod, fw.SchedulerName(), corev1.EventTypeWarning, "FailedScheduling", "Scheduling", msg)
+}
+
+// clearNomination drops pod's nomination from the cache and reports
+// whether its status needs clearing too: whether the cache had one or
+// the pod's status shows one.
+func (s *Scheduler) clearNomination(pod *corev1.Pod) bool {
+	had := s.eng.cache.RemoveNominatedPod(pod.UID)
+	return had || pod.Status.NominatedNodeName != ""
+}
+
+// unnominated follows pods whose nomination a preemptor took away: their
+// status is cleared and they are retried, since the room they waited
+// for is gone.
+func (s *Scheduler) unnominated(pods []*framework.PodInfo) {
+	if len(pods) == 0 {
+		return
+	}
+	uids := make([]types.UID, len(pods))
+	for i, pi := range pods {
+		uids[i] = pi.Pod.UID
+		s.writer.unnominate(s.pods, pi.Pod, "", "")
+	}
+	s.queue.Move(uids)
 }
 
 func key(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }

@@ -64,7 +64,10 @@ type Placement struct {
 // the earlier ones placed, and changes nothing: no binding, no event, no
 // API call. Pending pods with a status.nominatedNodeName, and those that
 // preemption nominates along the way, count as nominated to their node
-// (see framework.NominatedLister) until they are placed. It is the
+// (see framework.NominatedLister) until they are placed or, as in the
+// scheduler, their nomination is cleared: preemption found no node for
+// them, or a pod of higher priority was nominated to their node (a
+// pending pod that loses its nomination so is tried without it). It is the
 // scheduler's decision core without its effects, for tests, dry runs and
 // explanations.
 func Simulate(ctx context.Context, cfg SimulateConfig, c Cluster, pending []*corev1.Pod) ([]Placement, error) {
@@ -108,17 +111,19 @@ func simulate(ctx context.Context, profiles map[string]*framework.Framework, see
 		e.cache.NominatePod(framework.NewPodInfo(p), p.Status.NominatedNodeName)
 	}
 	order := slices.Clone(pending)
-	slices.SortStableFunc(order, func(a, b *corev1.Pod) int { return cmp.Compare(builtinPriority(b), builtinPriority(a)) })
+	slices.SortStableFunc(order, func(a, b *corev1.Pod) int { return cmp.Compare(framework.PodPriority(b), framework.PodPriority(a)) })
 	infos := make([]*framework.PodInfo, len(order))
+	index := make(map[types.UID]int, len(order)) // in infos
 	for i, p := range order {
 		infos[i] = framework.NewPodInfo(withUID(p))
+		index[infos[i].Pod.UID] = i
 		_, ours := profiles[p.Spec.SchedulerName]
 		if nn := p.Status.NominatedNodeName; nn != "" && ours && p.Spec.NodeName == "" && p.DeletionTimestamp == nil && !terminal(p) {
 			e.cache.NominatePod(infos[i], nn) // as the informer's handler
 		}
 	}
 	out := make([]Placement, 0, len(order))
-	for _, pi := range infos {
+	for _, pi := range infos { // reads infos[i] as the loop gets there: see below
 		p := pi.Pod
 		pl := Placement{Pod: p}
 		fw, ok := profiles[p.Spec.SchedulerName]
@@ -141,8 +146,20 @@ func simulate(ctx context.Context, profiles map[string]*framework.Framework, see
 			var fe *framework.FitError
 			if errors.As(err, &fe) {
 				pl.Rejected = fe.Diagnosis.Rejected
-				if nn := fe.Diagnosis.NominatedNodeName; nn != "" {
-					e.cache.NominatePod(pi, nn) // as Scheduler.failed
+				// As Scheduler.failed: a nomination, which takes the room
+				// from pods of lower priority nominated there (their
+				// status, which their attempt reads, loses it too), or a
+				// nomination cleared.
+				switch d := &fe.Diagnosis; {
+				case d.NominatedNodeName != "":
+					e.cache.NominatePod(pi, d.NominatedNodeName)
+					for _, lost := range e.cache.RemoveNominatedBelow(d.NominatedNodeName, framework.PodPriority(p)) {
+						if j, ok := index[lost.Pod.UID]; ok {
+							infos[j] = framework.NewPodInfo(unnominated(infos[j].Pod))
+						}
+					}
+				case d.ClearNomination:
+					e.cache.RemoveNominatedPod(p.UID)
 				}
 			}
 			out = append(out, pl)
@@ -163,6 +180,13 @@ func simulate(ctx context.Context, profiles map[string]*framework.Framework, see
 	return out, nil
 }
 
+// unnominated is a copy of p without status.nominatedNodeName.
+func unnominated(p *corev1.Pod) *corev1.Pod {
+	c := *p
+	c.Status.NominatedNodeName = ""
+	return &c
+}
+
 // withUID gives a pod without a UID one made of its namespace and name.
 func withUID(p *corev1.Pod) *corev1.Pod {
 	if p.UID != "" {
@@ -171,13 +195,6 @@ func withUID(p *corev1.Pod) *corev1.Pod {
 	c := *p
 	c.UID = types.UID("sim:" + p.Namespace + "/" + p.Name)
 	return &c
-}
-
-func builtinPriority(p *corev1.Pod) int32 {
-	if p.Spec.Priority != nil {
-		return *p.Spec.Priority
-	}
-	return 0
 }
 
 // buildProfiles builds one framework per profile.

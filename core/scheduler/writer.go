@@ -17,16 +17,20 @@ import (
 )
 
 // writer writes what the scheduler tells users, off the scheduling path:
-// PodScheduled conditions and events. Writes queue up in bounded
+// PodScheduled conditions, nominations (status.nominatedNodeName) and
+// events, and it evicts preemption victims. Writes queue up in bounded
 // channels; when one is full the write is dropped and counted (a pod's
-// condition is written again at its next failed attempt).
+// condition is written again at its next failed attempt). A pod's status
+// writes go through one channel and one goroutine (by UID), in the order
+// the scheduler asked for them, so that a nomination and its clearing
+// never land the wrong way round.
 type writer struct {
 	pods     *client.Typed[*corev1.Pod]
 	events   *client.Typed[*corev1.Event]
 	log      *slog.Logger
 	instance string
 
-	conds   chan condJob
+	conds   [writers]chan condJob // by pod UID (shard)
 	evs     chan *corev1.Event
 	evicts  chan evictJob
 	dropped atomic.Int64
@@ -48,14 +52,21 @@ type sent struct {
 // repeatAfter is how long an identical warning about a pod is held back.
 const repeatAfter = time.Minute
 
+// podGetter reads pods from the informer's store.
+type podGetter interface {
+	Get(ns, name string) (*corev1.Pod, bool)
+}
+
+// condJob is a status write: a PodScheduled=False condition (unless
+// reason is empty) and, with nominate, status.nominatedNodeName.
 type condJob struct {
-	inf interface {
-		Get(ns, name string) (*corev1.Pod, bool)
-	}
+	inf    podGetter
 	pod    *corev1.Pod
 	reason string
 	msg    string
-	// nominated, if set, becomes the pod's status.nominatedNodeName.
+	// nominate makes nominated the pod's status.nominatedNodeName; ""
+	// clears it.
+	nominate  bool
 	nominated string
 }
 
@@ -68,20 +79,25 @@ type evictJob struct {
 const writers = 4
 
 func newWriter(c *client.Client, log *slog.Logger, instance string) *writer {
-	return &writer{pods: client.For[*corev1.Pod](c), events: client.For[*corev1.Event](c), log: log, instance: instance,
-		conds: make(chan condJob, 4096), evs: make(chan *corev1.Event, 4096), evicts: make(chan evictJob, 1024), recent: map[types.UID]sent{}}
+	w := &writer{pods: client.For[*corev1.Pod](c), events: client.For[*corev1.Event](c), log: log, instance: instance,
+		evs: make(chan *corev1.Event, 4096), evicts: make(chan evictJob, 1024), recent: map[types.UID]sent{}}
+	for i := range w.conds {
+		w.conds[i] = make(chan condJob, 4096/writers)
+	}
+	return w
 }
 
 // Run writes until ctx ends.
 func (w *writer) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for range writers {
+	for i := range writers {
+		conds := w.conds[i]
 		wg.Go(func() {
 			for {
 				select {
 				case <-ctx.Done():
 					return
-				case j := <-w.conds:
+				case j := <-conds:
 					w.writeCondition(ctx, j)
 				case j := <-w.evicts:
 					w.evict(ctx, j)
@@ -97,23 +113,40 @@ func (w *writer) Run(ctx context.Context) error {
 	return nil
 }
 
-// condition sets the pod's PodScheduled condition to False with reason
-// and msg (unless it already says so).
-func (w *writer) condition(inf interface {
-	Get(ns, name string) (*corev1.Pod, bool)
-}, pod *corev1.Pod, reason, msg string) {
+// shard is the status channel of a pod: FNV-1a of its UID.
+func shard(uid types.UID) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(uid); i++ {
+		h = (h ^ uint32(uid[i])) * 16777619
+	}
+	return int(h % writers)
+}
+
+func (w *writer) status(j condJob) {
 	select {
-	case w.conds <- condJob{inf: inf, pod: pod, reason: reason, msg: msg}:
+	case w.conds[shard(j.pod.UID)] <- j:
 	default:
 		w.dropped.Add(1)
 	}
 }
 
+// condition sets the pod's PodScheduled condition to False with reason
+// and msg (unless it already says so).
+func (w *writer) condition(inf podGetter, pod *corev1.Pod, reason, msg string) {
+	w.status(condJob{inf: inf, pod: pod, reason: reason, msg: msg})
+}
+
+// unnominate clears the pod's status.nominatedNodeName and, with a
+// reason, sets its condition as condition does, in one write. A dropped
+// write leaves the nomination in the status; the informer then brings
+// it back into the cache, and the pod's next attempt clears it again.
+func (w *writer) unnominate(inf podGetter, pod *corev1.Pod, reason, msg string) {
+	w.status(condJob{inf: inf, pod: pod, reason: reason, msg: msg, nominate: true})
+}
+
 // preempt records that pod is nominated to node and evicts the victims
 // there (graceful deletion, with an event on each).
-func (w *writer) preempt(inf interface {
-	Get(ns, name string) (*corev1.Pod, bool)
-}, pod *corev1.Pod, reason, msg, node, scheduler string, victims []*corev1.Pod) {
+func (w *writer) preempt(inf podGetter, pod *corev1.Pod, reason, msg, node, scheduler string, victims []*corev1.Pod) {
 	for _, v := range victims {
 		select {
 		case w.evicts <- evictJob{victim: v, preemptor: pod, node: node, scheduler: scheduler}:
@@ -121,11 +154,7 @@ func (w *writer) preempt(inf interface {
 			w.dropped.Add(1) // the next attempt preempts again
 		}
 	}
-	select {
-	case w.conds <- condJob{inf: inf, pod: pod, reason: reason, msg: msg, nominated: node}:
-	default:
-		w.dropped.Add(1)
-	}
+	w.status(condJob{inf: inf, pod: pod, reason: reason, msg: msg, nominate: true, nominated: node})
 }
 
 func (w *writer) evict(ctx context.Context, j evictJob) {
@@ -143,16 +172,31 @@ func (w *writer) evict(ctx context.Context, j evictJob) {
 
 func (w *writer) writeCondition(ctx context.Context, j condJob) {
 	cur, ok := j.inf.Get(j.pod.Namespace, j.pod.Name)
+	cached := true // cur comes from the informer, which may lag
 	for attempt := 0; attempt < 3; attempt++ {
 		if !ok || cur.UID != j.pod.UID || cur.Spec.NodeName != "" || cur.DeletionTimestamp != nil {
 			return // gone, replaced, bound or going
 		}
-		next, changed := withCondition(cur, j.reason, j.msg)
-		if j.nominated != "" && next.Status.NominatedNodeName != j.nominated {
+		next, changed := cur, false
+		if j.reason != "" {
+			next, changed = withCondition(cur, j.reason, j.msg)
+		}
+		if j.nominate && next.Status.NominatedNodeName != j.nominated {
 			if !changed {
 				next = cur.DeepCopy()
 			}
 			next.Status.NominatedNodeName, changed = j.nominated, true
+		}
+		if !changed && j.nominate && j.nominated == "" && cached {
+			// Nothing to clear as the informer sees the pod, but the
+			// nomination this clears may have been written a moment ago
+			// and not have reached it: ask the API server. Clearing is
+			// rare (a nomination that no longer holds), and so is this
+			// read.
+			var err error
+			cur, err = w.pods.Get(ctx, j.pod.Namespace, j.pod.Name)
+			ok, cached = err == nil, false
+			continue
 		}
 		if !changed {
 			return

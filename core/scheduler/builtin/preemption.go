@@ -31,19 +31,23 @@ import (
 // tries count the pods already nominated to the node with a priority at
 // least the pod's (Handle.RunFilters), so it never counts on room such a
 // pod is owed; pods nominated there with a lower priority are neither
-// counted nor victims.
+// counted nor victims (the scheduler takes their nomination away when it
+// nominates the pod there).
 //
-// Differences from kube-scheduler: when no node was rejected for a reason
-// evictions could remove, the message says nothing of preemption;
-// PodDisruptionBudgets are not considered (Skiff has none); plugins whose
+// When no node works, the result asks for the pod's nomination to be
+// cleared (PostFilterResult.ClearNomination), as kube-scheduler does: the
+// room it was nominated for is gone (a pod of higher priority took it)
+// and no eviction makes another. A pod not eligible to preempt (policy
+// Never, or lower-priority pods on its nominated node still terminating)
+// keeps its nomination.
+//
+// Differences from kube-scheduler: PodDisruptionBudgets are not considered (Skiff has none); plugins whose
 // Filter reads state computed at PreFilter over the whole cluster
 // (InterPodAffinity, PodTopologySpread) see the state before the
 // evictions and without the nominated pods, so preemption never relies
 // on evictions changing what they decide; a pod whose nominated node
 // still has terminating lower-priority pods waits for them instead of
-// preempting again; the nominations of lower-priority pods to the chosen
-// node are left as they are (kube-scheduler clears them), and so is the
-// pod's own when no node is found.
+// preempting again.
 type DefaultPreemption struct {
 	h framework.Handle
 }
@@ -68,10 +72,10 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 	if p := pod.Pod.Spec.PreemptionPolicy; p != nil && *p == corev1.PreemptNever {
 		return nil, framework.NewStatus(framework.Unschedulable, "preemption: not eligible due to preemptionPolicy=Never")
 	}
-	prio := priority(pod.Pod)
+	prio := framework.PodPriority(pod.Pod)
 	if nn := pod.Pod.Status.NominatedNodeName; nn != "" {
 		if ni := state.Nodes().Get(nn); ni != nil && slices.ContainsFunc(ni.Pods, func(p *framework.PodInfo) bool {
-			return p.Pod.DeletionTimestamp != nil && priority(p.Pod) < prio
+			return p.Pod.DeletionTimestamp != nil && framework.PodPriority(p.Pod) < prio
 		}) {
 			return nil, framework.NewStatus(framework.Unschedulable, "preemption: not eligible due to a terminating pod on the nominated node")
 		}
@@ -114,7 +118,7 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 			parts = append(parts, fmt.Sprintf("%d Preemption is not helpful for scheduling", unhelpful))
 		}
 		slices.Sort(parts) // as kube-scheduler sorts its reasons
-		return nil, framework.NewStatus(framework.Unschedulable,
+		return &framework.PostFilterResult{ClearNomination: true}, framework.NewStatus(framework.Unschedulable,
 			fmt.Sprintf("preemption: 0/%d nodes are available: %s", len(state.Nodes().List()), strings.Join(parts, ", ")))
 	}
 	res := &framework.PostFilterResult{NominatedNodeName: best.node}
@@ -132,7 +136,7 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 func (pl *DefaultPreemption) victimsOn(ctx context.Context, state *framework.CycleState, pod *framework.PodInfo, ni *framework.NodeInfo, prio int32) (*candidate, bool) {
 	var lower []*framework.PodInfo
 	for _, p := range ni.Pods {
-		if priority(p.Pod) < prio && p.Pod.DeletionTimestamp == nil {
+		if framework.PodPriority(p.Pod) < prio && p.Pod.DeletionTimestamp == nil {
 			lower = append(lower, p)
 		}
 	}
@@ -149,7 +153,7 @@ func (pl *DefaultPreemption) victimsOn(ctx context.Context, state *framework.Cyc
 	}
 	// Reprieve the most important first (then the earliest started).
 	slices.SortStableFunc(lower, func(a, b *framework.PodInfo) int {
-		return cmp.Or(cmp.Compare(priority(b.Pod), priority(a.Pod)), startTime(a.Pod).Compare(startTime(b.Pod)))
+		return cmp.Or(cmp.Compare(framework.PodPriority(b.Pod), framework.PodPriority(a.Pod)), startTime(a.Pod).Compare(startTime(b.Pod)))
 	})
 	c := &candidate{node: ni.Name()}
 	for _, p := range lower {
@@ -167,14 +171,14 @@ func better(a, b *candidate) bool {
 	maxPrio := func(c *candidate) int32 {
 		m := int32(-1 << 31)
 		for _, v := range c.victims {
-			m = max(m, priority(v.Pod))
+			m = max(m, framework.PodPriority(v.Pod))
 		}
 		return m
 	}
 	sum := func(c *candidate) int64 {
 		var s int64
 		for _, v := range c.victims {
-			s += int64(priority(v.Pod)) + 1<<31 // keep negative priorities ordered
+			s += int64(framework.PodPriority(v.Pod)) + 1<<31 // keep negative priorities ordered
 		}
 		return s
 	}
@@ -205,12 +209,4 @@ func startTime(p *corev1.Pod) time.Time {
 		return p.Status.StartTime.Time
 	}
 	return p.CreationTimestamp.Time
-}
-
-// priority is a pod's spec.priority, 0 when unset.
-func priority(p *corev1.Pod) int32 {
-	if p.Spec.Priority != nil {
-		return *p.Spec.Priority
-	}
-	return 0
 }

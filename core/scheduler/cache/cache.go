@@ -1,9 +1,11 @@
 package cache
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -311,14 +313,41 @@ func (c *Cache) NominatePod(pi *framework.PodInfo, node string) {
 }
 
 // RemoveNominatedPod drops the pod's nomination, if it has one (its
-// nomination was cleared, or it was deleted, or it finished).
-func (c *Cache) RemoveNominatedPod(uid types.UID) {
+// nomination was cleared, or it was deleted, or it finished), and reports
+// whether it had one (kept aside while assumed included).
+func (c *Cache) RemoveNominatedPod(uid types.UID) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	had := false
 	if st, ok := c.pods[uid]; ok {
-		st.nominated = nil
+		had, st.nominated = st.nominated != nil, nil
 	}
-	c.unnominate(uid)
+	return c.unnominate(uid) != nil || had
+}
+
+// RemoveNominatedBelow drops the nominations to node of the pods whose
+// priority is lower than priority, and returns those pods, ordered by
+// UID (nil if none): a pod of that priority was just nominated there and
+// claims the room they waited for (kube-scheduler's prepareCandidate).
+// Assumed pods keep the nomination they set aside (see AssumePod); it
+// comes back only if their binding fails. It costs one pass over the
+// nominated pods.
+func (c *Cache) RemoveNominatedBelow(node string, priority int32) []*framework.PodInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*framework.PodInfo
+	for uid, n := range c.nominated {
+		if n.node == node && framework.PodPriority(n.pi.Pod) < priority {
+			delete(c.nominated, uid)
+			out = append(out, n.pi)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	c.nomVersion++
+	slices.SortFunc(out, func(a, b *framework.PodInfo) int { return cmp.Compare(a.Pod.UID, b.Pod.UID) })
+	return out
 }
 
 // unnominate drops a pending pod's nomination and returns it.

@@ -182,6 +182,17 @@ func TestNominations(t *testing.T) {
 	s := cache.NewSnapshot()
 	pending := func(name string) *framework.PodInfo { return framework.NewPodInfo(pod(name, "", "1")) }
 	assumed := func(name, node string) *framework.PodInfo { return framework.NewPodInfo(pod(name, node, "1")) }
+	withPriority := func(name string, prio int32) *framework.PodInfo {
+		p := pod(name, "", "1")
+		p.Spec.Priority = &prio
+		return framework.NewPodInfo(p)
+	}
+	below := func(t *testing.T, node string, prio int32, want ...string) {
+		t.Helper()
+		if d := cmp.Diff(want, podNames(c.RemoveNominatedBelow(node, prio))); d != "" {
+			t.Errorf("RemoveNominatedBelow(%s, %d) (-want +got):\n%s", node, prio, d)
+		}
+	}
 	steps := []struct {
 		name string
 		do   func(t *testing.T)
@@ -239,6 +250,44 @@ func TestNominations(t *testing.T) {
 			c.NominatePod(pending("y"), "a")
 			c.RemovePod(pod("y", "", "1"))
 		}, want: map[string][]string{}},
+		{name: "clearing says whether there was a nomination", do: func(t *testing.T) {
+			c.NominatePod(pending("z"), "a")
+			if !c.RemoveNominatedPod("z") {
+				t.Error("RemoveNominatedPod of a nominated pod: false")
+			}
+			if c.RemoveNominatedPod("z") {
+				t.Error("RemoveNominatedPod again: true")
+			}
+			if err := c.AssumePod(assumed("z", "b"), "b"); err != nil {
+				t.Fatal(err)
+			}
+			c.NominatePod(pending("z"), "a")
+			if !c.RemoveNominatedPod("z") {
+				t.Error("RemoveNominatedPod of an assumed pod with a nomination set aside: false")
+			}
+			if err := c.ForgetPod(pod("z", "b", "1")); err != nil {
+				t.Fatal(err)
+			}
+		}, want: map[string][]string{}},
+		{name: "a pod nominated to a takes the nominations of lower priority there", do: func(t *testing.T) {
+			c.NominatePod(withPriority("lo0", 0), "a")
+			c.NominatePod(withPriority("lo1", 499), "a")
+			c.NominatePod(withPriority("eq", 500), "a")
+			c.NominatePod(withPriority("hi", 1000), "a")
+			c.NominatePod(withPriority("lob", 0), "b")
+			below(t, "a", 500, "lo0", "lo1")
+			below(t, "a", 500)
+		}, want: map[string][]string{"a": {"eq", "hi"}, "b": {"lob"}}},
+		{name: "an assumed pod keeps the nomination it set aside", do: func(t *testing.T) {
+			c.NominatePod(withPriority("lo2", 0), "a")
+			if err := c.AssumePod(assumed("lo2", "b"), "b"); err != nil {
+				t.Fatal(err)
+			}
+			below(t, "a", 500)
+			if err := c.ForgetPod(pod("lo2", "b", "1")); err != nil {
+				t.Fatal(err)
+			}
+		}, want: map[string][]string{"a": {"eq", "hi", "lo2"}, "b": {"lob"}}},
 	}
 	for _, st := range steps {
 		st.do(t)
@@ -311,7 +360,8 @@ func TestSnapshotHammer(t *testing.T) {
 					p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
 						RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{TopologyKey: corev1.LabelHostname}}}}
 				}
-				switch rng.IntN(7) {
+				p.Spec.Priority = new(int32(rng.IntN(3)))
+				switch rng.IntN(8) {
 				case 0, 1:
 					c.AddPod(p)
 				case 2:
@@ -326,6 +376,8 @@ func TestSnapshotHammer(t *testing.T) {
 					c.NominatePod(framework.NewPodInfo(&waiting), fmt.Sprint("n", rng.IntN(nodes)))
 				case 6:
 					c.RemoveNominatedPod(p.UID)
+				case 7:
+					c.RemoveNominatedBelow(fmt.Sprint("n", rng.IntN(nodes)), int32(rng.IntN(3)))
 				}
 				if i%500 == 0 {
 					c.UpdateNode(node(fmt.Sprint("n", rng.IntN(nodes)), fmt.Sprint("z", rng.IntN(3))))

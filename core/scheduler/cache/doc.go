@@ -13,7 +13,10 @@
 // pods that preemption nominated to a node, and snapshots list them by
 // node (framework.NominatedLister) so that cycles of other pods leave
 // them the room. A pod the cache assumes leaves the nominated pods, and
-// comes back to them if it is forgotten.
+// comes back to them if it is forgotten. Nominations end when the
+// scheduler clears them: one at a time (RemoveNominatedPod), or those of
+// lower priority on a node a preemptor was just nominated to
+// (RemoveNominatedBelow).
 //
 // Invariants: a pod is on at most one node; an assumed pod stays until
 // the informer confirms it (AddPod with a node), it is forgotten, or it is

@@ -29,6 +29,10 @@ type Diagnosis struct {
 	// Victims are gone.
 	NominatedNodeName string
 	Victims           []*corev1.Pod
+	// ClearNomination, never with NominatedNodeName, says that a
+	// PostFilter plugin found the pod's nomination no longer holds (see
+	// PostFilterResult).
+	ClearNomination bool
 }
 
 // FitError is returned when no node can take a pod.

@@ -455,3 +455,86 @@ func TestPodRequests(t *testing.T) {
 		t.Errorf("non-zero requests: %+v (an explicit 0 stays 0)", nz)
 	}
 }
+
+func TestPodPriority(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		priority *int32
+		want     int32
+	}{
+		{"unset is 0", nil, 0},
+		{"set", ptr(int32(1000)), 1000},
+		{"negative", ptr(int32(-5)), -5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := framework.PodPriority(&corev1.Pod{Spec: corev1.PodSpec{Priority: tt.priority}}); got != tt.want {
+				t.Errorf("PodPriority = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// postFilter answers with a fixed result and status.
+type postFilter struct {
+	name string
+	res  *framework.PostFilterResult
+	st   *framework.Status
+}
+
+func (p *postFilter) Name() string { return p.name }
+func (p *postFilter) PostFilter(context.Context, *framework.CycleState, *framework.PodInfo, *framework.Diagnosis) (*framework.PostFilterResult, *framework.Status) {
+	return p.res, p.st
+}
+
+// TestPostFilterNominations: what the PostFilter plugins decide about the
+// pod's nomination reaches the Diagnosis. The plugins run in order until
+// one succeeds; a plugin's nomination wins, and a request to clear the
+// nomination, from a rejection as well as from a success, holds unless a
+// later plugin nominates.
+func TestPostFilterNominations(t *testing.T) {
+	rejected := framework.NewStatus(framework.Unschedulable, "no")
+	unresolvable := framework.NewStatus(framework.UnschedulableAndUnresolvable, "never")
+	unnominate := &framework.PostFilterResult{ClearNomination: true}
+	nominate := &framework.PostFilterResult{NominatedNodeName: "n0000", Victims: []*corev1.Pod{podInfo("v").Pod}}
+	type want struct {
+		Nominated string
+		Victims   int
+		Clear     bool
+	}
+	for _, tt := range []struct {
+		name    string
+		plugins []*postFilter
+		want    want
+	}{
+		{name: "no result keeps the nomination", plugins: []*postFilter{{res: nil, st: rejected}}},
+		{name: "an empty result keeps it", plugins: []*postFilter{{res: &framework.PostFilterResult{}, st: nil}}},
+		{name: "a rejection may clear it", plugins: []*postFilter{{res: unnominate, st: rejected}}, want: want{Clear: true}},
+		{name: "so may an unresolvable one", plugins: []*postFilter{{res: unnominate, st: unresolvable}}, want: want{Clear: true}},
+		{name: "and a success without a node", plugins: []*postFilter{{res: unnominate, st: nil}}, want: want{Clear: true}},
+		{name: "a nomination", plugins: []*postFilter{{res: nominate, st: nil}}, want: want{Nominated: "n0000", Victims: 1}},
+		{name: "a later nomination overrides a clear", plugins: []*postFilter{{res: unnominate, st: rejected}, {res: nominate, st: nil}},
+			want: want{Nominated: "n0000", Victims: 1}},
+		{name: "a later rejection without result keeps the clear", plugins: []*postFilter{{res: unnominate, st: rejected}, {res: nil, st: rejected}},
+			want: want{Clear: true}},
+		{name: "a nomination on a rejection counts for nothing", plugins: []*postFilter{{res: nominate, st: rejected}}},
+		{name: "the first success ends the run", plugins: []*postFilter{{res: nil, st: nil}, {res: unnominate, st: rejected}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			all := []framework.Plugin{&batch{name: "F", reject: func(*framework.NodeInfo) *framework.Status { return rejected }}}
+			for i, pl := range tt.plugins {
+				pl.name = fmt.Sprint("P", i)
+				all = append(all, pl)
+			}
+			f := build(t, framework.Profile{}, all...)
+			_, err := f.SchedulePod(t.Context(), framework.NewCycleState(nodes(2)), podInfo("p"), framework.ScheduleOptions{})
+			var fe *framework.FitError
+			if !errors.As(err, &fe) {
+				t.Fatalf("err = %v, want a FitError", err)
+			}
+			d := fe.Diagnosis
+			if diff := cmp.Diff(tt.want, want{Nominated: d.NominatedNodeName, Victims: len(d.Victims), Clear: d.ClearNomination}); diff != "" {
+				t.Errorf("diagnosis (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -63,19 +63,36 @@ type FilterPlugin interface {
 
 // PostFilterPlugin runs when no node passed Filter (preemption). It
 // receives the rejection of every node; a Success status with a nominated
-// node makes the pod retry there later.
+// node makes the pod retry there later. The plugins run in order until
+// one succeeds; a rejection (Unschedulable, UnschedulableAndUnresolvable)
+// passes the pod to the next, and may still carry a result that clears
+// the pod's nomination (see PostFilterResult).
 type PostFilterPlugin interface {
 	Plugin
 	PostFilter(ctx context.Context, state *CycleState, pod *PodInfo, rejected *Diagnosis) (*PostFilterResult, *Status)
 }
 
-// PostFilterResult names the node a PostFilter plugin made room on, and
-// the pods that must go for the room to exist. The plugin decides; the
-// scheduler evicts the victims (graceful deletion) and records the
-// nomination on the pod.
+// PostFilterResult is what a PostFilter plugin decided about the pod's
+// nomination; the plugin decides, the scheduler does the effects.
+//
+// With NominatedNodeName (and a Success status), the plugin made room on
+// that node once Victims are gone: the scheduler nominates the pod there
+// (status.nominatedNodeName), evicts the victims (graceful deletion), and
+// takes the nominations to that node away from pods of lower priority
+// than the pod, whose room the pod now claims (kube-scheduler's
+// prepareCandidate).
+//
+// ClearNomination, without a node, says the pod's nomination, if it has
+// one, no longer holds: the room it waits for is gone and the plugin
+// found no other (kube-scheduler's NominatingInfo with ModeOverride and
+// no node). The scheduler drops it and clears status.nominatedNodeName.
+// It may come with a Success or a rejection. A nil result, or one with
+// neither field, leaves the nomination as it is (kube-scheduler's
+// ModeNoop): for instance while the pod waits for its victims to go.
 type PostFilterResult struct {
 	NominatedNodeName string
 	Victims           []*corev1.Pod
+	ClearNomination   bool
 }
 
 // PreScorePlugin runs once per pod over the feasible nodes, before Score;

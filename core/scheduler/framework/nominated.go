@@ -1,7 +1,5 @@
 package framework
 
-import corev1 "k8s.io/api/core/v1"
-
 // nominatedAgainst returns the pods nominated to ni when at least one of
 // them counts against pod (see counts), nil otherwise.
 func nominatedAgainst(state *CycleState, pod *PodInfo, ni *NodeInfo) []*PodInfo {
@@ -20,7 +18,7 @@ func nominatedAgainst(state *CycleState, pod *PodInfo, ni *NodeInfo) []*PodInfo 
 // counts reports whether the nominated pod np keeps pod out of its room:
 // it is another pod, of a priority at least pod's.
 func counts(np, pod *PodInfo) bool {
-	return np.Pod.UID != pod.Pod.UID && podPriority(np.Pod) >= podPriority(pod.Pod)
+	return np.Pod.UID != pod.Pod.UID && PodPriority(np.Pod) >= PodPriority(pod.Pod)
 }
 
 // withNominated makes dst a copy of ni with the pods of nominated that
@@ -35,12 +33,4 @@ func withNominated(dst, ni *NodeInfo, pod *PodInfo, nominated []*PodInfo) *NodeI
 		}
 	}
 	return dst
-}
-
-// podPriority is a pod's spec.priority, 0 when unset.
-func podPriority(p *corev1.Pod) int32 {
-	if p.Spec.Priority != nil {
-		return *p.Spec.Priority
-	}
-	return 0
 }

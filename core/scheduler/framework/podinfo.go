@@ -41,6 +41,17 @@ type PodInfo struct {
 	ParseErr error
 }
 
+// PodPriority is a pod's spec.priority, 0 when unset (the API server
+// fills it in from the pod's PriorityClass on create). Every priority
+// comparison of the scheduler (queue order, preemption, nominated pods)
+// goes through it.
+func PodPriority(p *corev1.Pod) int32 {
+	if p.Spec.Priority != nil {
+		return *p.Spec.Priority
+	}
+	return 0
+}
+
 // HostPort is a host port a container binds. IP is "0.0.0.0" for every
 // address; Protocol is never empty.
 type HostPort struct {

@@ -388,6 +388,11 @@ func (f *Framework) filterNodes(ctx context.Context, state *CycleState, pod *Pod
 	return active, nil
 }
 
+// runPostFilter runs the PostFilter plugins until one succeeds and puts
+// what they decided in fe's Diagnosis: a nomination (from the plugin that
+// succeeded), or that the pod's nomination is to be cleared (from any of
+// them, as kube-scheduler keeps a rejected plugin's result unless a
+// later one decides otherwise).
 func (f *Framework) runPostFilter(ctx context.Context, state *CycleState, pod *PodInfo, fe *FitError) error {
 	var msgs []string
 	for _, pl := range f.postFilter {
@@ -396,13 +401,19 @@ func (f *Framework) runPostFilter(ctx context.Context, state *CycleState, pod *P
 		case st.IsSuccess():
 			if res != nil && res.NominatedNodeName != "" {
 				fe.Diagnosis.NominatedNodeName, fe.Diagnosis.Victims = res.NominatedNodeName, res.Victims
+				fe.Diagnosis.ClearNomination = false
 				if m := st.Message(); m != "" {
 					msgs = append(msgs, m)
 				}
+			} else if res != nil && res.ClearNomination {
+				fe.Diagnosis.ClearNomination = true
 			}
 			fe.Diagnosis.PostFilterMsg = strings.Join(msgs, "; ")
 			return nil
 		case st.IsRejected():
+			if res != nil && res.ClearNomination {
+				fe.Diagnosis.ClearNomination = true
+			}
 			if m := st.Message(); m != "" {
 				msgs = append(msgs, m)
 			}

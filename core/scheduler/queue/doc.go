@@ -9,7 +9,9 @@
 //   - unschedulable: no node fits and nothing has changed since; a cluster
 //     event that one of the plugins that rejected it registered for (a
 //     node added, a pod deleted...) moves it to back-off or active, and so
-//     does waiting longer than MaxInUnschedulable. Pods held back by a
+//     does waiting longer than MaxInUnschedulable, and so does Move,
+//     which names the pods (the scheduler's own news about them, such as
+//     a nomination taken away, is no cluster event). Pods held back by a
 //     PreEnqueue plugin (scheduling gates) wait here too, until they are
 //     updated.
 //

@@ -44,6 +44,7 @@ type QueuedPod struct {
 	deleted bool
 	latest  *framework.PodInfo
 	changed bool // the spec, labels or annotations changed in flight
+	moved   bool // Move named it in flight
 }
 
 // Pod is the queued pod object.
@@ -109,7 +110,7 @@ func New(cfg Config) *Queue {
 	q := &Queue{cfg: cfg, pods: map[types.UID]*QueuedPod{}, unschedulable: map[string]map[types.UID]*QueuedPod{},
 		wake: make(chan struct{}, 1)}
 	q.active.less = func(a, b *QueuedPod) bool {
-		pa, pb := priority(a.Info.Pod), priority(b.Info.Pod)
+		pa, pb := framework.PodPriority(a.Info.Pod), framework.PodPriority(b.Info.Pod)
 		if pa != pb {
 			return pa > pb
 		}
@@ -118,13 +119,6 @@ func New(cfg Config) *Queue {
 	q.backoff.less = func(a, b *QueuedPod) bool { return q.backoffExpiry(a).Before(q.backoffExpiry(b)) }
 	q.cond = sync.NewCond(&q.mu)
 	return q
-}
-
-func priority(p *corev1.Pod) int32 {
-	if p.Spec.Priority != nil {
-		return *p.Spec.Priority
-	}
-	return 0
 }
 
 // backoffDuration is initial×2^(attempts-1), capped.
@@ -361,7 +355,8 @@ func (q *Queue) Requeue(qp *QueuedPod) {
 		qp.where = nowhere
 		return
 	}
-	changed := qp.changed
+	changed := qp.changed || qp.moved
+	qp.moved = false
 	if qp.latest != nil {
 		qp.Info, qp.latest, qp.changed = qp.latest, nil, false
 	}
@@ -396,6 +391,29 @@ func (q *Queue) MoveAll(ev framework.ClusterEvent) {
 			}
 		}
 		for _, qp := range g {
+			q.move(qp, now)
+		}
+	}
+}
+
+// Move retries the pods with the given UIDs, as MoveAll does for an
+// event that may help them: those waiting among the unschedulable pods go
+// to back-off, or to active if their back-off is over; one in flight goes
+// to back-off if its attempt fails. Gated pods, pods already active or
+// backing off, and unknown UIDs are left as they are. The scheduler uses
+// it for pods whose situation changed without a cluster event (their
+// nomination was taken away).
+func (q *Queue) Move(uids []types.UID) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := time.Now()
+	for _, uid := range uids {
+		qp, ok := q.pods[uid]
+		switch {
+		case !ok:
+		case qp.where == inFlight:
+			qp.moved = true
+		case qp.where == inUnschedulable && qp.GatedBy == "":
 			q.move(qp, now)
 		}
 	}

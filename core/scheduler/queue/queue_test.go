@@ -345,3 +345,58 @@ func TestMoveAllAsksOncePerGroup(t *testing.T) {
 		}
 	})
 }
+
+// TestMove: pods named by Move leave the unschedulable pods as after an
+// event that concerns them (back-off first), whatever the plugins that
+// rejected them registered; one in flight backs off after its failure;
+// gated pods and pods elsewhere stay where they are.
+func TestMove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := queue.New(queue.Config{
+			Interested: func(*queue.QueuedPod, framework.ClusterEvent) bool { return false },
+			PreEnqueue: func(pi *framework.PodInfo) (string, *framework.Status) {
+				if pi.Pod.Name == "gated" {
+					return "Gate", framework.NewStatus(framework.UnschedulableAndUnresolvable, "gated")
+				}
+				return "", nil
+			},
+		})
+		run(t, q)
+		for _, name := range []string{"fresh", "waited", "flight", "gated", "bystander"} {
+			q.Add(pod(name, 0))
+		}
+		q.Requeue(rejected(pop(t, q), "Fit")) // each pod in turn: same priority, oldest first
+		q.Requeue(rejected(pop(t, q), "Fit"))
+		flight := pop(t, q)
+		q.Requeue(rejected(pop(t, q), "Fit"))
+		want := map[string]string{"fresh": "unschedulable", "waited": "unschedulable", "flight": "inflight", "gated": "unschedulable", "bystander": "unschedulable"}
+		if d := cmp.Diff(want, where(q, "fresh", "waited", "flight", "gated", "bystander")); d != "" {
+			t.Fatalf("before (-want +got):\n%s", d)
+		}
+		q.Move([]types.UID{"fresh", "flight", "gated", "unknown"})
+		want["fresh"] = "backoff"
+		if d := cmp.Diff(want, where(q, "fresh", "waited", "flight", "gated", "bystander")); d != "" {
+			t.Fatalf("after Move (-want +got):\n%s", d)
+		}
+		q.Requeue(rejected(flight, "Fit"))
+		want["flight"] = "backoff"
+		if d := cmp.Diff(want, where(q, "fresh", "waited", "flight", "gated", "bystander")); d != "" {
+			t.Fatalf("after the in-flight pod failed (-want +got):\n%s", d)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		q.Move([]types.UID{"waited"})
+		want = map[string]string{"fresh": "active", "waited": "active", "flight": "active", "gated": "unschedulable", "bystander": "unschedulable"}
+		if d := cmp.Diff(want, where(q, "fresh", "waited", "flight", "gated", "bystander")); d != "" {
+			t.Fatalf("after the back-off (-want +got):\n%s", d)
+		}
+		// A second failure without a Move waits for an event again.
+		for range 3 {
+			q.Requeue(rejected(pop(t, q), "Fit"))
+		}
+		want = map[string]string{"fresh": "unschedulable", "waited": "unschedulable", "flight": "unschedulable", "gated": "unschedulable", "bystander": "unschedulable"}
+		if d := cmp.Diff(want, where(q, "fresh", "waited", "flight", "gated", "bystander")); d != "" {
+			t.Fatalf("after failing again (-want +got):\n%s", d)
+		}
+	})
+}

@@ -26,9 +26,7 @@ func nodeOf(ni *framework.NodeInfo, n *abi.Node) {
 func podOf(pi *framework.PodInfo, p *abi.Pod) {
 	pod := pi.Pod
 	p.Name, p.Namespace, p.UID = pod.Name, pod.Namespace, string(pod.UID)
-	if pod.Spec.Priority != nil {
-		p.Priority = *pod.Spec.Priority
-	}
+	p.Priority = framework.PodPriority(pod)
 	p.Labels, p.Annotations, p.NodeSelector = pod.Labels, pod.Annotations, pod.Spec.NodeSelector
 	for _, t := range pod.Spec.Tolerations {
 		p.Tolerations = append(p.Tolerations, abi.Toleration{Key: t.Key, Value: t.Value,
