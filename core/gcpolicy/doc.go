@@ -6,7 +6,10 @@
 // Run sets GOGC (unless the environment sets it) and then, after every
 // collection, the soft memory limit (unless GOMEMLIMIT is set) to the
 // larger of a floor and the live heap times a factor, plus the Go
-// runtime's memory outside the heap. Below the floor the heap grows as
+// runtime's memory outside the heap. The floor is a budget for the whole
+// process's anonymous memory: what the process holds outside the Go
+// runtime (wazero's compiled code and guest memory, measured as RssAnon
+// less Go's resident memory) is taken off it. Below the floor the heap grows as
 // GOGC says; above it the collector runs when the heap reaches the limit;
 // and because the limit follows the live heap it never comes so close to
 // it that the collector runs without pause, the failure of a fixed limit
