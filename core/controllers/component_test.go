@@ -20,33 +20,9 @@ import (
 // TestRunsAsControlPlaneComponent runs the manager the way skiff up
 // does: as a controlplane.Component, on the control plane's connection.
 func TestRunsAsControlPlaneComponent(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan controlplane.Info, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- controlplane.Run(ctx, controlplane.Config{
-			DataDir: t.TempDir(), NATSListen: "127.0.0.1:0",
-			Components: []controlplane.Component{{Name: "controllers", Run: func(ctx context.Context, conn *bus.Conn) error {
-				return controllers.RunOn(ctx, conn, controllers.Config{})
-			}}},
-			Ready: func(in controlplane.Info) { ready <- in },
-		})
-	}()
-	var info controlplane.Info
-	select {
-	case info = <-ready:
-	case err := <-done:
-		t.Fatalf("control plane ended: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("control plane not ready")
-	}
-	cctx, ccancel := context.WithTimeout(t.Context(), 10*time.Second)
-	conn, err := bus.Connect(cctx, bus.ConnConfig{URL: info.NATSURL, Name: t.Name()})
-	ccancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := runControlPlane(t, controlplane.Component{Name: "controllers", Run: func(ctx context.Context, conn *bus.Conn) error {
+		return controllers.RunOn(ctx, conn, controllers.Config{})
+	}})
 	c, err := client.New(t.Context(), conn)
 	if err != nil {
 		t.Fatal(err)
@@ -66,8 +42,44 @@ func TestRunsAsControlPlaneComponent(t *testing.T) {
 		return nil
 	})
 	t.Logf("deployment's pods created %v after the create (first election included)", time.Since(start).Round(time.Millisecond))
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("control plane: %v", err)
+}
+
+// runControlPlane runs a control plane with comps until the test ends (it
+// must then stop without an error) and returns a connection to its NATS.
+func runControlPlane(t *testing.T, comps ...controlplane.Component) *bus.Conn {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	ready := make(chan controlplane.Info, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- controlplane.Run(ctx, controlplane.Config{DataDir: dir, NATSListen: "127.0.0.1:0", Components: comps,
+			Ready: func(in controlplane.Info) { ready <- in }})
+	}()
+	var info controlplane.Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("control plane ended: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("control plane not ready")
 	}
+	cctx, ccancel := context.WithTimeout(t.Context(), 10*time.Second)
+	conn, err := bus.Connect(cctx, bus.ConnConfig{URL: info.NATSURL, Name: t.Name()})
+	ccancel()
+	if err != nil {
+		cancel()
+		<-done
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("control plane: %v", err)
+		}
+	})
+	return conn
 }

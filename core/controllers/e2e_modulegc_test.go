@@ -24,37 +24,13 @@ import (
 // RunOn opens, and deletes a stored module no Plugin names once its grace
 // period has passed, while a pushed plugin's module stays.
 func TestModuleGCInControlPlane(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan controlplane.Info, 1)
-	done := make(chan error, 1)
 	replica := func(id string) controlplane.Component {
 		return controlplane.Component{Name: id, Run: func(ctx context.Context, conn *bus.Conn) error {
 			return controllers.RunOn(ctx, conn, controllers.Config{Identity: id, Election: fastElection,
 				ModuleGC: modulegc.Timing{Grace: 100 * time.Millisecond, Interval: 50 * time.Millisecond}})
 		}}
 	}
-	go func() {
-		done <- controlplane.Run(ctx, controlplane.Config{
-			DataDir: t.TempDir(), NATSListen: "127.0.0.1:0",
-			Components: []controlplane.Component{replica("cm-1"), replica("cm-2")},
-			Ready:      func(in controlplane.Info) { ready <- in },
-		})
-	}()
-	var info controlplane.Info
-	select {
-	case info = <-ready:
-	case err := <-done:
-		t.Fatalf("control plane ended: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("control plane not ready")
-	}
-	cctx, ccancel := context.WithTimeout(t.Context(), 10*time.Second)
-	conn, err := bus.Connect(cctx, bus.ConnConfig{URL: info.NATSURL, Name: t.Name()})
-	ccancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := runControlPlane(t, replica("cm-1"), replica("cm-2"))
 	r, err := registry.Open(t.Context(), conn)
 	if err != nil {
 		t.Fatal(err)
@@ -79,10 +55,6 @@ func TestModuleGCInControlPlane(t *testing.T) {
 	})
 	if _, err := b.Stat(t.Context(), plugins.Digest(kept)); err != nil {
 		t.Fatalf("the pushed plugin's module: %v", err)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("control plane: %v", err)
 	}
 }
 
