@@ -22,6 +22,10 @@ const MaxSettingsBytes = 64 << 10
 
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
+// IsModuleDigest reports whether s is a plugin module's digest as a
+// Plugin must name it: "sha256:" and 64 lower-case hex digits.
+func IsModuleDigest(s string) bool { return digestRE.MatchString(s) }
+
 func validatePlugin(p *skiffv1alpha1.Plugin) field.ErrorList {
 	errs := validateObjectMeta(&p.ObjectMeta, false, apivalidation.NameIsDNSSubdomain)
 	return append(errs, validatePluginSpec(&p.Spec, field.NewPath("spec"))...)
@@ -71,7 +75,7 @@ func validateModuleVersion(version, digest string, size int64, settings *runtime
 	} else {
 		errs = append(errs, validateDNS1123Label(version, fp.Child("version"))...)
 	}
-	if !digestRE.MatchString(digest) {
+	if !IsModuleDigest(digest) {
 		errs = append(errs, field.Invalid(fp.Child("digest"), digest, `must be "sha256:" and 64 lower-case hex digits`))
 	}
 	if size <= 0 {

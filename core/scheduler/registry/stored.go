@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skiffhq/skiff/bus/blobs"
+	"github.com/skiffhq/skiff/core/validation"
 )
 
 // RefreshAge is how old a stored module may be for Push to name it
@@ -95,17 +96,11 @@ func (r *Registry) restore(ctx context.Context, digest string, wasm []byte) erro
 	return err
 }
 
-// digestHex returns the hex digits of a module digest: "sha256:" and 64
-// lower-case hex digits, as validation requires of a Plugin's.
+// digestHex returns the hex digits of a module digest, one that
+// validation accepts in a Plugin.
 func digestHex(digest string) (string, bool) {
-	h, ok := strings.CutPrefix(digest, "sha256:")
-	if !ok || len(h) != 64 {
+	if !validation.IsModuleDigest(digest) {
 		return "", false
 	}
-	for _, c := range []byte(h) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return "", false
-		}
-	}
-	return h, true
+	return strings.TrimPrefix(digest, "sha256:"), true
 }
