@@ -21,6 +21,7 @@ import (
 	"github.com/skiffhq/skiff/bus"
 	"github.com/skiffhq/skiff/core/controllers"
 	"github.com/skiffhq/skiff/core/controlplane"
+	"github.com/skiffhq/skiff/core/gcpolicy"
 	"github.com/skiffhq/skiff/core/scheduler"
 	"github.com/skiffhq/skiff/sdk/client"
 )
@@ -284,20 +285,8 @@ func waitUntil(ctx context.Context, report time.Duration, cond func() (bool, str
 // rss reads a field of /proc/self/status (VmRSS, VmHWM) in bytes; 0 where
 // there is none.
 func rss(field string) int64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for l := range strings.Lines(string(raw)) {
-		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				n, _ := strconv.ParseInt(f[0], 10, 64)
-				return n << 10
-			}
-		}
-	}
-	return 0
+	n, _ := gcpolicy.Status(field)
+	return int64(n)
 }
 
 // tailBuffer keeps the last 4 KiB written to it.

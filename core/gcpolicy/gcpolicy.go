@@ -146,15 +146,21 @@ func Run(ctx context.Context, cfg Config) error {
 // less the Go runtime's resident memory; zero where /proc/self/status
 // cannot be read.
 func anonOutsideGo(goResident uint64) uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	anon, ok := statusKB(b, "RssAnon:")
+	anon, ok := Status("RssAnon")
 	if !ok || anon <= goResident {
 		return 0
 	}
 	return anon - goResident
+}
+
+// Status reads a memory field of /proc/self/status (VmRSS, VmHWM,
+// RssAnon, ...) in bytes; false where the file or the field is missing.
+func Status(field string) (uint64, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	return statusKB(b, field+":")
 }
 
 // statusKB reads a "Name:   123 kB" line of /proc/<pid>/status, in bytes.
