@@ -81,23 +81,41 @@ func (c *Controller) sync(ctx context.Context, _ string) (reconcile.Result, erro
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	remove, wait := Plan(stored, c.plugins.List(""), now, c.cfg.Timing.Grace)
-	cutoff := now.Add(-c.cfg.Timing.Grace)
+	next, err := collect(stored, func() []*skiffv1alpha1.Plugin { return c.plugins.List("") }, now, c.cfg.Timing,
+		func(d string, cutoff time.Time) error {
+			deleted, err := registry.DeleteModule(ctx, c.cfg.Modules, d, cutoff)
+			if err != nil {
+				return fmt.Errorf("module %s: %w", d, err)
+			}
+			if deleted {
+				c.log.Info("deleted plugin module no Plugin references", "digest", d)
+			}
+			return nil
+		})
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{RequeueAfter: next}, nil
+}
+
+// collect deletes the copies of stored that Plan names, each unless a
+// Plugin names it by then (plugins is read again before every deletion: a
+// push may have named it since the plan), and returns when to look next.
+func collect(stored []registry.Stored, plugins func() []*skiffv1alpha1.Plugin, now time.Time, t Timing,
+	del func(digest string, cutoff time.Time) error) (time.Duration, error) {
+	remove, wait := Plan(stored, plugins(), now, t.Grace)
+	cutoff := now.Add(-t.Grace)
+	next := t.Interval
 	for _, d := range remove {
-		if Referenced(c.plugins.List(""))[d] {
-			continue // a push named it since the plan
+		if Referenced(plugins())[d] {
+			continue
 		}
-		deleted, err := registry.DeleteModule(ctx, c.cfg.Modules, d, cutoff)
-		if err != nil {
-			return reconcile.Result{}, fmt.Errorf("module %s: %w", d, err)
-		}
-		if deleted {
-			c.log.Info("deleted plugin module no Plugin references", "digest", d)
+		if err := del(d, cutoff); err != nil {
+			return next, err
 		}
 	}
-	next := c.cfg.Timing.Interval
 	if wait > 0 {
 		next = min(next, wait)
 	}
-	return reconcile.Result{RequeueAfter: next}, nil
+	return next, nil
 }

@@ -99,30 +99,17 @@ func (d *Dir) Run(ctx context.Context) error {
 
 // look deletes what Plan says and returns when to look next.
 func (d *Dir) look() (time.Duration, error) {
-	now := d.cfg.Now()
-	next := d.cfg.Timing.Interval
 	cached, err := d.mods.Cached()
 	if err != nil {
-		return next, err
+		return d.cfg.Timing.Interval, err
 	}
-	remove, wait := Plan(cached, d.plugins.List(), now, d.cfg.Timing.Grace)
-	cutoff := now.Add(-d.cfg.Timing.Grace)
-	for _, dg := range remove {
-		if Referenced(d.plugins.List())[dg] {
-			continue
-		}
+	return collect(cached, d.plugins.List, d.cfg.Now(), d.cfg.Timing, func(dg string, cutoff time.Time) error {
 		removed, err := d.mods.Uncache(dg, cutoff)
-		if err != nil {
-			return next, err
-		}
 		if removed {
 			d.cfg.Logger.Info("deleted cached plugin module no Plugin references", "dir", d.cfg.Dir, "digest", dg)
 		}
-	}
-	if wait > 0 {
-		next = min(next, wait)
-	}
-	return next, nil
+		return err
+	})
 }
 
 // ServeDir runs a Dir on a NATS connection until ctx ends: the Run of a
