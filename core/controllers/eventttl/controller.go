@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"golang.org/x/time/rate"
+
 	"github.com/skiffhq/skiff/sdk/client"
 )
 
@@ -82,10 +84,9 @@ type Controller struct {
 	cfg    Config
 	log    *slog.Logger
 	events *client.Typed[*corev1.Event]
-	gap    time.Duration // between two deletions, at Rate
+	limit  *rate.Limiter // deletions at Rate, no burst
 
 	passMu sync.Mutex // serializes passes; taken before mu
-	next   time.Time  // earliest start of the next deletion (guarded by passMu)
 
 	mu    sync.Mutex // guards index
 	index map[types.NamespacedName]Entry
@@ -116,7 +117,7 @@ func New(cfg Config) *Controller {
 		cfg.Now = time.Now
 	}
 	return &Controller{cfg: cfg, log: cfg.Logger.With("controller", Name), events: client.For[*corev1.Event](cfg.Client),
-		gap: time.Duration(float64(time.Second) / cfg.Rate), index: map[types.NamespacedName]Entry{}}
+		limit: newLimiter(cfg.Rate), index: map[types.NamespacedName]Entry{}}
 }
 
 // Run keeps the index current and runs a pass every Interval (at once
@@ -207,26 +208,12 @@ func (c *Controller) Pass(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
+// newLimiter allows perSecond deletions a second with no burst: time
+// idle earns no credit beyond the next deletion.
+func newLimiter(perSecond float64) *rate.Limiter { return rate.NewLimiter(rate.Limit(perSecond), 1) }
+
 // pace waits until the next deletion may start, at Rate.
-func (c *Controller) pace(ctx context.Context) error {
-	now := time.Now()
-	if c.next.Before(now) {
-		c.next = now // no credit for idle time: at most one deletion per gap
-	}
-	wait := c.next.Sub(now)
-	c.next = c.next.Add(c.gap)
-	if wait <= 0 {
-		return nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func (c *Controller) pace(ctx context.Context) error { return c.limit.Wait(ctx) }
 
 // Tracked is how many Events the index holds.
 func (c *Controller) Tracked() int {
